@@ -1,0 +1,2 @@
+//! The benchmark harness: trioxide vs tokio, same process, same machine.
+fn main() {}

@@ -1,0 +1,42 @@
+//! `cargo xtask ci`: formatting, lints, the whole test suite and the doc tests, in the
+//! order that fails fastest. This is exactly what `.ci/run` runs.
+
+use crate::shell::{cargo, has_cargo_subcommand, run};
+
+/// Runs every CI step; stops at the first failure.
+pub fn run_steps() -> Result<(), String> {
+    run(cargo(&["fmt", "--all", "--check"]))?;
+    run(cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    if has_cargo_subcommand("nextest") {
+        run(cargo(&["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+    } else {
+        eprintln!("cargo-nextest not installed: using cargo test");
+        run(cargo(&[
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--lib",
+            "--bins",
+            "--tests",
+        ]))?;
+    }
+    run(cargo(&["test", "--workspace", "--doc"]))?;
+    Ok(())
+}
+
+/// Entry point for `cargo xtask ci`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!(
+            "unexpected argument {extra:?}; `cargo xtask ci` takes none"
+        ));
+    }
+    run_steps()
+}

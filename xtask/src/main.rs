@@ -1,0 +1,49 @@
+//! `cargo xtask <command>`: the project's automation, one file per subcommand.
+//!
+//! Commands: `ci` (what CI runs), `bench` (trioxide vs tokio, writes docs/BENCHMARKS.md),
+//! `loom` (model-check the task core with a thorough bound), `miri` (the task core under Miri).
+
+mod bench;
+mod ci;
+mod loom;
+mod miri;
+mod shell;
+#[cfg(test)]
+mod tidy;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((cmd, rest)) => (cmd.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match cmd {
+        "ci" => ci::run(rest),
+        "bench" => bench::run(rest),
+        "loom" => loom::run(rest),
+        "miri" => miri::run(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <ci | bench | loom | miri>\n\
+                 \n  ci     fmt, clippy -D warnings, tests (nextest if installed), doc tests\
+                 \n  bench  trioxide vs tokio benchmarks; writes docs/BENCHMARKS.md\
+                 \n  loom   loom model checks of the task core (LOOM_MAX_PREEMPTIONS=3)\
+                 \n  miri   the task core's unit tests under Miri (nightly)"
+            );
+            return if cmd == "help" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask {cmd}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
