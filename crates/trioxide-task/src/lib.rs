@@ -1,3 +1,37 @@
-//! placeholder
+//! The task core of trioxide: one-allocation tasks with a bit-packed atomic state word,
+//! allocation-free wakers, `JoinHandle` with cancellation, and executors.
+//!
+//! This crate knows nothing of I/O: an executor waits for work through the [`Park`] trait,
+//! and the `trioxide` facade plugs the reactor in there.
+//!
+//! ```
+//! use trioxide_task::{LocalExecutor, JoinError};
+//!
+//! let ex = LocalExecutor::new();
+//! let ok = ex.spawn_local(async { 1 + 1 });
+//! let boom = ex.spawn_local(async { panic!("boom") });
+//! let slow = ex.spawn_local(std::future::pending::<()>());
+//! slow.cancel();
+//! ex.block_on(async {
+//!     assert_eq!(ok.await.unwrap(), 2);
+//!     assert!(boom.await.unwrap_err().is_panic());
+//!     assert!(matches!(slow.await, Err(JoinError::Cancelled)));
+//! });
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod coop;
 mod loom;
+mod park;
+mod sched;
+mod task;
+mod yield_now;
+
+pub use park::{Park, ThreadPark, Unpark};
+pub use sched::local::{
+    EVENT_INTERVAL, LocalExecutor, NoExecutor, Spawner, current_spawner, spawn_local,
+    try_spawn_local,
+};
+pub use task::{JoinError, JoinHandle, PanicPayload, TaskId};
+pub use yield_now::{YieldNow, yield_now};

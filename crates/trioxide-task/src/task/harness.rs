@@ -1,0 +1,338 @@
+//! The monomorphised task operations behind the vtable: poll, cancel, complete, the join
+//! handle's side of the protocol, and freeing the cell.
+//!
+//! Each function follows the rules in `raw.rs`; the state transitions (`state.rs`) decide
+//! who owns what, and this file only acts on those decisions. Panics from the future, its
+//! destructor or its output's destructor are caught so they are reported through the
+//! join handle and never unwind into the scheduler.
+
+use super::raw::{Cell, Header, RawTask, Stage, Vtable};
+use super::state::{ToIdle, ToNotified, ToRunning};
+use super::{JoinError, Notified, Schedule, Task, waker};
+use crate::coop;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+/// The vtable for tasks running future `F` on scheduler `S`.
+pub(crate) fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
+    // A promoted constant: one static vtable per (F, S).
+    &Vtable {
+        poll: poll::<F, S>,
+        schedule: schedule::<F, S>,
+        dealloc: dealloc::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_join_handle: drop_join_handle::<F, S>,
+        shutdown: shutdown::<F, S>,
+    }
+}
+
+/// Views the header pointer as the full cell.
+///
+/// # Safety
+/// `ptr` must come from a `Cell<F, S>` that is still allocated.
+unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    // SAFETY: the header is the first field of the repr(C) cell (raw.rs), and the caller
+    // guarantees the cell is alive and of these types.
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
+}
+
+unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the vtable is only installed on cells of these types.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    match cell.header.state.transition_to_running() {
+        ToRunning::Poll => {}
+        ToRunning::Cancel => {
+            // SAFETY: we hold RUNNING and the Notified's reference.
+            unsafe { cancel_and_complete::<F, S>(ptr) };
+            return;
+        }
+        ToRunning::Skip(last) => {
+            if last {
+                // SAFETY: that was the last reference.
+                unsafe { dealloc::<F, S>(ptr) };
+            }
+            return;
+        }
+    }
+    // The waker borrows the Notified's reference for the poll; ManuallyDrop keeps it
+    // from giving the reference back.
+    // SAFETY: the reference we hold keeps the cell alive for the waker's lifetime.
+    let waker = ManuallyDrop::new(unsafe { waker::waker_ref(ptr) });
+    let mut cx = Context::from_waker(&waker);
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        coop::with_budget(|| {
+            cell.stage.with_mut(|stage| {
+                // SAFETY: RUNNING gives us the stage (raw.rs rule 2).
+                match unsafe { &mut *stage } {
+                    Stage::Running(future) => {
+                        // SAFETY: the future is never moved out of the heap cell.
+                        let future = unsafe { Pin::new_unchecked(future) };
+                        future.poll(&mut cx)
+                    }
+                    _ => unreachable!("a task is polled only while its future is alive"),
+                }
+            })
+        })
+    }));
+    match polled {
+        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+            ToIdle::Idle => {
+                // SAFETY: we give up the poll's reference.
+                unsafe { RawTask::from_raw(ptr).drop_reference() }
+            }
+            ToIdle::Reschedule => {
+                // SAFETY: the transition took a new reference for the Notified.
+                unsafe { schedule::<F, S>(ptr) };
+                // SAFETY: and we give up the poll's own.
+                unsafe { RawTask::from_raw(ptr).drop_reference() }
+            }
+            ToIdle::Cancel => {
+                // SAFETY: we still hold RUNNING and the poll's reference.
+                unsafe { cancel_and_complete::<F, S>(ptr) }
+            }
+        },
+        Ok(Poll::Ready(output)) => {
+            let dropped = drop_stage(cell);
+            let result = match dropped {
+                None => Ok(output),
+                Some(err) => Err(err),
+            };
+            // SAFETY: we hold RUNNING and the poll's reference.
+            unsafe { complete::<F, S>(ptr, result) }
+        }
+        Err(payload) => {
+            let _ = drop_stage(cell);
+            // SAFETY: as above.
+            unsafe { complete::<F, S>(ptr, Err(JoinError::panicked(payload))) }
+        }
+    }
+}
+
+/// Drops whatever the stage holds (future or output), catching a panicking destructor.
+/// The caller must own the stage.
+fn drop_stage<F: Future, S>(cell: &Cell<F, S>) -> Option<JoinError> {
+    let old = cell.stage.with_mut(|stage| {
+        // SAFETY: the caller owns the stage (raw.rs rule 2).
+        std::mem::replace(unsafe { &mut *stage }, Stage::Consumed)
+    });
+    catch_unwind(AssertUnwindSafe(move || drop(old)))
+        .err()
+        .map(JoinError::panicked)
+}
+
+/// Drops the future of a cancelled task and completes it with `Cancelled` (or `Panicked`
+/// if the future's destructor panicked).
+///
+/// # Safety
+/// The caller holds RUNNING and one reference, which `complete` consumes.
+unsafe fn cancel_and_complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the cell is alive (we hold a reference) and of these types.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let result = match drop_stage(cell) {
+        None => Err(JoinError::Cancelled),
+        Some(panicked) => Err(panicked),
+    };
+    // SAFETY: forwarded contract.
+    unsafe { complete::<F, S>(ptr, result) }
+}
+
+/// Stores the output, marks the task complete, notifies the join handle, leaves the
+/// owned list and drops the caller's reference.
+///
+/// # Safety
+/// The caller holds RUNNING and one reference; the stage is `Consumed`.
+unsafe fn complete<F: Future + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    output: Result<F::Output, JoinError>,
+) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.stage.with_mut(|stage| {
+        // SAFETY: RUNNING gives us the stage, which is Consumed (nothing to drop).
+        unsafe { stage.write(Stage::Finished(output)) }
+    });
+    let snapshot = cell.header.state.transition_to_complete();
+    if !snapshot.is_join_interested() {
+        // Nobody will read the output: drop it here, on the scheduler's thread.
+        let _ = drop_stage(cell);
+    } else if snapshot.is_join_waker_set() {
+        cell.join_waker.with(|slot| {
+            // SAFETY: JOIN_WAKER is set, so the slot is ours to read (rule 3).
+            if let Some(waker) = unsafe { &*slot } {
+                waker.wake_by_ref();
+            }
+        });
+        let after = cell.header.state.unset_join_waker_after_complete();
+        if !after.is_join_interested() {
+            // The handle was dropped meanwhile and left the waker to us.
+            cell.join_waker.with_mut(|slot| {
+                // SAFETY: the handle is gone and saw JOIN_WAKER set, so only we touch it.
+                unsafe { *slot = None }
+            });
+        }
+    }
+    // SAFETY: the caller's reference keeps the cell alive.
+    let task = ManuallyDrop::new(Task {
+        raw: unsafe { RawTask::from_raw(ptr) },
+    });
+    let released = cell.scheduler.release(&task);
+    let refs = if let Some(owned) = released {
+        std::mem::forget(owned);
+        2
+    } else {
+        1
+    };
+    if cell.header.state.ref_dec_many(refs) {
+        // SAFETY: those were the last references.
+        unsafe { dealloc::<F, S>(ptr) }
+    }
+}
+
+/// # Safety
+/// The caller gives up one reference, which the `Notified` takes over.
+unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    // SAFETY: as above.
+    let notified = Notified(Task {
+        raw: unsafe { RawTask::from_raw(ptr) },
+    });
+    cell.scheduler.schedule(notified);
+}
+
+/// # Safety
+/// The reference count is zero.
+unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
+    // SAFETY: the cell was allocated by `RawTask::new` as a Box<Cell<F, S>>, and with no
+    // references left nobody else can reach it.
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    cell.stage.with(|stage| {
+        // SAFETY: we own the whole cell now.
+        debug_assert!(
+            !matches!(unsafe { &*stage }, Stage::Running(_)),
+            "freed a live future"
+        );
+    });
+    // A panicking output destructor must not unwind out of a waker drop.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+}
+
+/// # Safety
+/// Called by the join handle, with `dst` a `*mut Poll<Result<F::Output, JoinError>>`.
+unsafe fn try_read_output<F: Future + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    dst: *mut (),
+    waker: &Waker,
+) {
+    // SAFETY: the handle's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if !join_can_read_output(cell, waker) {
+        return;
+    }
+    let stage = cell.stage.with_mut(|stage| {
+        // SAFETY: COMPLETE with JOIN_INTEREST: the stage is the handle's (rule 2).
+        std::mem::replace(unsafe { &mut *stage }, Stage::Consumed)
+    });
+    let Stage::Finished(output) = stage else {
+        panic!("JoinHandle polled after it returned the task's result");
+    };
+    // SAFETY: the caller passes a pointer to a Poll of this task's output type.
+    unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(output) };
+}
+
+/// Either the task is complete (`true`), or `waker` is now registered to be woken when it
+/// completes (`false`).
+fn join_can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
+    let state = &cell.header.state;
+    let snapshot = state.load();
+    if snapshot.is_complete() {
+        return true;
+    }
+    if snapshot.is_join_waker_set() {
+        let same = cell.join_waker.with(|slot| {
+            // SAFETY: reading while JOIN_WAKER is set is allowed: the task side only reads
+            // the slot, and only after COMPLETE.
+            unsafe { &*slot }
+                .as_ref()
+                .is_some_and(|w| w.will_wake(waker))
+        });
+        if same {
+            return false;
+        }
+        if state.unset_join_waker().is_err() {
+            return true; // completed meanwhile; the task side still owns the slot
+        }
+    }
+    cell.join_waker.with_mut(|slot| {
+        // SAFETY: JOIN_WAKER is clear and the task is incomplete: the slot is ours.
+        unsafe { *slot = Some(waker.clone()) }
+    });
+    state.set_join_waker().is_err()
+}
+
+/// # Safety
+/// Called once by the join handle's drop; consumes its reference.
+unsafe fn drop_join_handle<F: Future, S>(ptr: NonNull<Header>) {
+    // SAFETY: the handle's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let before = cell.header.state.drop_join_interest();
+    if before.is_complete() {
+        // The output is ours to drop (rule 2), here on the handle's thread.
+        let _ = drop_stage(cell);
+    }
+    if !before.is_complete() || !before.is_join_waker_set() {
+        cell.join_waker.with_mut(|slot| {
+            // SAFETY: the slot is ours: either the task is incomplete and we cleared
+            // JOIN_WAKER, or the task side is done with it (rule 3).
+            unsafe { *slot = None }
+        });
+    }
+    if cell.header.state.ref_dec() {
+        // SAFETY: that was the last reference.
+        unsafe { dealloc::<F, S>(ptr) }
+    }
+}
+
+/// # Safety
+/// Called on the scheduler's thread with the owned list's reference.
+unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the list's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if cell.header.state.transition_to_shutdown() {
+        // SAFETY: we claimed RUNNING and hold a reference.
+        unsafe { cancel_and_complete::<F, S>(ptr) }
+    } else {
+        // Someone is polling it (another worker); it will see CANCELLED.
+        // SAFETY: we give up the list's reference.
+        unsafe { RawTask::from_raw(ptr).drop_reference() }
+    }
+}
+
+/// A by-value wake: consumes the waker's reference.
+///
+/// # Safety
+/// The caller owns one reference.
+pub(crate) unsafe fn wake_by_val(raw: RawTask) {
+    match raw.state().transition_to_notified_by_val() {
+        // SAFETY: the waker's reference becomes the Notified's.
+        ToNotified::Submit => unsafe { raw.schedule() },
+        // SAFETY: that was the last reference.
+        ToNotified::Nothing(true) => unsafe { raw.dealloc() },
+        ToNotified::Nothing(false) => {}
+    }
+}
+
+/// A by-reference wake.
+///
+/// # Safety
+/// The caller holds a reference for the duration of the call.
+pub(crate) unsafe fn wake_by_ref(raw: RawTask) {
+    if raw.state().transition_to_notified_by_ref() == ToNotified::Submit {
+        // SAFETY: the transition took a new reference for the Notified.
+        unsafe { raw.schedule() }
+    }
+}

@@ -1,0 +1,97 @@
+//! `JoinHandle<T>`: the awaitable result of a spawned task (asyncio's `Task` object).
+
+use super::raw::RawTask;
+use super::state::ToNotified;
+use super::{JoinError, TaskId};
+use crate::coop;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a task's result.
+///
+/// Awaiting gives `Ok(output)`, or `Err(JoinError::Cancelled)` / `Err(JoinError::Panicked)`.
+/// Dropping the handle *detaches* the task: it keeps running and its output is dropped.
+/// To stop it, call [`cancel`](JoinHandle::cancel) (asyncio's `task.cancel()`).
+///
+/// Awaiting is cancel-safe: dropping the `await` loses nothing, the handle can be awaited
+/// again.
+pub struct JoinHandle<T> {
+    raw: RawTask,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves the output out (to whatever thread awaits it), which is
+// sound when `T: Send`; the future itself is never touched by the handle (raw.rs rule 4).
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only allows `cancel`, `is_finished` and `id`, which are atomic
+// operations on the state word.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(raw: RawTask) -> Self {
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
+    }
+
+    /// Requests cancellation. The task's future is dropped at its next poll boundary (never
+    /// in the middle of a poll), on the thread that runs it, and awaiting the handle then
+    /// gives `Err(JoinError::Cancelled)`. A task that already finished keeps its result.
+    pub fn cancel(&self) {
+        if self.raw.state().transition_to_cancelled_remote() == ToNotified::Submit {
+            // SAFETY: the transition took a reference for the Notified.
+            unsafe { self.raw.schedule() }
+        }
+    }
+
+    /// Alias of [`cancel`](JoinHandle::cancel), under tokio's name.
+    pub fn abort(&self) {
+        self.cancel();
+    }
+
+    /// Whether the task has finished (with a value, a panic, or by cancellation).
+    pub fn is_finished(&self) -> bool {
+        self.raw.state().load().is_complete()
+    }
+
+    /// The task's identifier.
+    pub fn id(&self) -> TaskId {
+        self.raw.id()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut out = Poll::Pending;
+        // SAFETY: we are the join handle and `out` has this task's output type.
+        unsafe { self.raw.try_read_output(&mut out, cx.waker()) };
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: called once, giving up the handle's reference.
+        unsafe { self.raw.drop_join_handle() }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

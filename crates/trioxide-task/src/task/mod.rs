@@ -1,0 +1,88 @@
+//! Tasks: the one-allocation task cell, its state machine, wakers and `JoinHandle`.
+//!
+//! The pieces, each in its own file:
+//! - `state`: the atomic state word (flags + reference count) and its transitions;
+//! - `raw`: the cell layout and the type-erased `RawTask` pointer (its module docs state
+//!   the safety protocol every other file follows);
+//! - `harness`: the monomorphised poll / cancel / complete / join operations;
+//! - `waker`: the allocation-free `RawWakerVTable`;
+//! - `join`: `JoinHandle`; `error`: `JoinError`; `list`: a scheduler's owned tasks.
+
+mod error;
+mod harness;
+mod id;
+mod join;
+pub(crate) mod list;
+pub(crate) mod raw;
+pub(crate) mod state;
+mod waker;
+
+pub use error::{JoinError, PanicPayload};
+pub use id::TaskId;
+pub use join::JoinHandle;
+
+use raw::RawTask;
+use std::future::Future;
+
+/// What a task needs from the scheduler that runs it.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queues the task to be polled (from any thread).
+    fn schedule(&self, task: Notified);
+    /// The task finished: remove it from the owned list, returning the list's reference.
+    fn release(&self, task: &Task) -> Option<Task>;
+}
+
+/// One reference to a task, as held by a scheduler's owned list.
+pub(crate) struct Task {
+    raw: RawTask,
+}
+
+/// A task that is ready to be polled; holds the run queue's reference.
+pub(crate) struct Notified(Task);
+
+// SAFETY: a Task/Notified is only a counted pointer; moving it between threads moves the
+// reference. The future inside is only polled or dropped by its own scheduler, on that
+// scheduler's thread (raw.rs rule 4), which the schedulers enforce.
+unsafe impl Send for Task {}
+// SAFETY: as above.
+unsafe impl Send for Notified {}
+
+impl Task {
+    /// Cancels the task on its scheduler's thread, consuming this (the owned list's)
+    /// reference: an idle task's future is dropped now, a running one at its next poll
+    /// boundary.
+    pub(crate) fn shutdown(self) {
+        let raw = self.raw;
+        std::mem::forget(self);
+        // SAFETY: we pass on our reference; schedulers call this on their own thread.
+        unsafe { raw.shutdown() }
+    }
+}
+
+impl Notified {
+    /// Polls the task once (or cancels it), consuming the queue's reference.
+    pub(crate) fn run(self) {
+        let raw = self.0.raw;
+        std::mem::forget(self);
+        // SAFETY: we pass on our reference; schedulers call this on their own thread.
+        unsafe { raw.poll() }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // SAFETY: a Task owns exactly one reference.
+        unsafe { self.raw.drop_reference() }
+    }
+}
+
+/// Allocates a task for `future`, run by `scheduler`: the owned list's `Task`, the first
+/// `Notified`, and the `JoinHandle`.
+pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> (Task, Notified, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    let raw = RawTask::new(future, scheduler, TaskId::next());
+    (Task { raw }, Notified(Task { raw }), JoinHandle::new(raw))
+}
