@@ -1,2 +1,110 @@
-//! The benchmark harness: trioxide vs tokio, same process, same machine.
-fn main() {}
+//! The benchmark harness: trioxide vs tokio, same process, same machine, alternating
+//! runs, medians and the trioxide/tokio ratio (lower is better). Writes the table to
+//! `docs/BENCHMARKS.md`. Run with `cargo xtask bench [name-filter]`.
+
+mod current_thread;
+
+use std::time::{Duration, Instant};
+
+/// One benchmark: a name, what it measures, and one run of each side.
+pub struct Bench {
+    /// Short name, used as the filter key.
+    pub name: &'static str,
+    /// What one run does, for the table.
+    pub what: &'static str,
+    /// One trioxide run, returning the measured time.
+    pub trioxide: Box<dyn FnMut() -> Duration>,
+    /// The same work on tokio.
+    pub tokio: Box<dyn FnMut() -> Duration>,
+}
+
+/// Times `f` once.
+pub fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn fmt(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).collect();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(11);
+    let mut rows = Vec::new();
+    for mut bench in current_thread::benches() {
+        if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
+            continue;
+        }
+        // Warm up both sides once, then alternate so drift hits both equally.
+        (bench.trioxide)();
+        (bench.tokio)();
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ours.push((bench.trioxide)());
+            theirs.push((bench.tokio)());
+        }
+        let (a, b) = (median(ours), median(theirs));
+        let ratio = a.as_secs_f64() / b.as_secs_f64();
+        eprintln!(
+            "{:<28} trioxide {:>10}  tokio {:>10}  ratio {ratio:.2}",
+            bench.name,
+            fmt(a),
+            fmt(b)
+        );
+        rows.push(format!(
+            "| {} | {} | {} | {} | {ratio:.2} |",
+            bench.name,
+            bench.what,
+            fmt(a),
+            fmt(b)
+        ));
+    }
+    let machine = machine_description();
+    let table = format!(
+        "| benchmark | what | trioxide | tokio | ratio |\n|---|---|---|---|---|\n{}\n",
+        rows.join("\n")
+    );
+    println!("{table}");
+    let doc = format!(
+        "# Benchmarks\n\nMedians of {runs} alternating runs, trioxide vs tokio in the same \
+         process (ratio = trioxide time / tokio time; lower is better). Absolute times on \
+         shared machines are noise; the ratios are the result.\n\n\
+         Command: `cargo xtask bench` (set `BENCH_RUNS` to change the run count).\n\n\
+         Machine: {machine}\n\n## CurrentThread vs tokio current_thread\n\n{table}"
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
+    if filter.is_empty() {
+        std::fs::write(&path, doc).expect("write docs/BENCHMARKS.md");
+        eprintln!("wrote {}", path.display());
+    }
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
+}

@@ -1,12 +1,12 @@
 //! `cargo xtask ci`: formatting, lints, the whole test suite and the doc tests, in the
 //! order that fails fastest. This is exactly what `.ci/run` runs.
 
-use crate::shell::{cargo, has_cargo_subcommand, run};
+use crate::shell::{cargo, has_cargo_subcommand, run_cmd};
 
 /// Runs every CI step; stops at the first failure.
 pub fn run_steps() -> Result<(), String> {
-    run(cargo(&["fmt", "--all", "--check"]))?;
-    run(cargo(&[
+    run_cmd(cargo(&["fmt", "--all", "--check"]))?;
+    run_cmd(cargo(&[
         "clippy",
         "--workspace",
         "--all-targets",
@@ -15,10 +15,10 @@ pub fn run_steps() -> Result<(), String> {
         "warnings",
     ]))?;
     if has_cargo_subcommand("nextest") {
-        run(cargo(&["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+        run_cmd(cargo(&["nextest", "run", "--workspace", "--no-fail-fast"]))?;
     } else {
         eprintln!("cargo-nextest not installed: using cargo test");
-        run(cargo(&[
+        run_cmd(cargo(&[
             "test",
             "--workspace",
             "--no-fail-fast",
@@ -27,7 +27,8 @@ pub fn run_steps() -> Result<(), String> {
             "--tests",
         ]))?;
     }
-    run(cargo(&["test", "--workspace", "--doc"]))?;
+    run_cmd(cargo(&["test", "--workspace", "--doc"]))?;
+    crate::loom::run_with_bound(2)?;
     Ok(())
 }
 

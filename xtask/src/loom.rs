@@ -1,7 +1,7 @@
 //! `cargo xtask loom`: runs the loom model checks (`tests/loom_*.rs` of the task core) over
 //! the real code, compiled with `--cfg trioxide_loom`.
 
-use crate::shell::{cargo, run};
+use crate::shell::{cargo, run_cmd};
 
 /// Runs the loom tests with `LOOM_MAX_PREEMPTIONS=bound`.
 pub fn run_with_bound(bound: u32) -> Result<(), String> {
@@ -19,7 +19,7 @@ pub fn run_with_bound(bound: u32) -> Result<(), String> {
             crate::shell::project_root().join("target/loom"),
         )
         .env("LOOM_MAX_PREEMPTIONS", bound.to_string());
-    run(cmd)
+    run_cmd(cmd)
 }
 
 /// Entry point for `cargo xtask loom`.

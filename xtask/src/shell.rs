@@ -21,7 +21,7 @@ pub fn cargo(args: &[&str]) -> Command {
 }
 
 /// Runs `cmd`, echoing it first; an error names the command that failed.
-pub fn run(mut cmd: Command) -> Result<(), String> {
+pub fn run_cmd(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     eprintln!("$ {shown}");
     let status = cmd

@@ -1,3 +1,17 @@
-//! placeholder
+//! The I/O reactor of trioxide: the [`Driver`] trait with its epoll backend (io_uring
+//! joins it behind the same trait), the [`Reactor`] that turns driver events into task
+//! wake-ups, and the hierarchical timer wheel.
+//!
+//! The reactor knows nothing of tasks: it only wakes `std::task::Waker`s.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod driver;
+pub mod epoll;
 mod loom;
+mod reactor;
+pub mod time;
+pub mod timers;
+
+pub use driver::{Driver, Event, Interest, ready};
+pub use reactor::{Direction, Reactor, ReadyEvent, Registration};

@@ -27,7 +27,7 @@ pub struct ThreadPark {
     unparker: Arc<ThreadUnpark>,
 }
 
-struct ThreadUnpark(std::thread::Thread);
+struct ThreadUnpark(crate::loom::thread::Thread);
 
 impl Unpark for ThreadUnpark {
     fn unpark(&self) {
@@ -39,7 +39,7 @@ impl ThreadPark {
     /// A parker for the calling thread.
     pub fn new() -> Self {
         ThreadPark {
-            unparker: Arc::new(ThreadUnpark(std::thread::current())),
+            unparker: Arc::new(ThreadUnpark(crate::loom::thread::current())),
         }
     }
 }
@@ -51,11 +51,21 @@ impl Default for ThreadPark {
 }
 
 impl Park for ThreadPark {
+    #[cfg(not(trioxide_loom))]
     fn park(&mut self, timeout: Option<Duration>) {
         match timeout {
             None => std::thread::park(),
             Some(d) if d.is_zero() => {}
             Some(d) => std::thread::park_timeout(d),
+        }
+    }
+
+    /// Under loom there is no clock: a timed park is a yield (a spurious wake-up).
+    #[cfg(trioxide_loom)]
+    fn park(&mut self, timeout: Option<Duration>) {
+        match timeout {
+            None => crate::loom::thread::park(),
+            Some(_) => crate::loom::thread::yield_now(),
         }
     }
 

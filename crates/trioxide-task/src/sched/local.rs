@@ -3,7 +3,11 @@
 //! It runs `!Send` futures (`spawn_local`) as well as `Send` ones, all on the thread that
 //! owns it. Wakes from that thread push to a plain local queue; wakes from other threads
 //! go through a mutex-protected remote queue and unpark the executor only if it sleeps
-//! (a Dekker-style handshake on `sleeping` and `remote_len`, both `SeqCst`).
+//! (a Dekker-style handshake on `sleeping` and `remote_len`). Both sides use
+//! read-modify-write operations for the handshake — the waker increments `remote_len`
+//! then swaps `sleeping`; the executor swaps `sleeping` then re-reads `remote_len` with
+//! `fetch_add(0)` — so the two RMW chains order themselves even under acquire/release
+//! alone, which is also how loom models them.
 //!
 //! Driving: `block_on` runs a root future to completion, polling tasks in between and
 //! parking through its [`Park`] when idle; `tick` polls one ready task; `run_until_stalled`
@@ -51,6 +55,8 @@ pub struct LocalExecutor {
 
 /// Owner-thread state.
 struct Core {
+    /// The executor's shared state, so code running on this thread can spawn onto it.
+    shared: Arc<Shared>,
     queue: RefCell<VecDeque<Notified>>,
     tick: Cell<u32>,
     /// `block_on`/`tick` is on the stack: a nested call would re-enter a running task.
@@ -63,7 +69,7 @@ pub(crate) struct Shared {
     remote_len: AtomicUsize,
     sleeping: AtomicBool,
     owned: OwnedTasks,
-    unpark: Arc<dyn Unpark>,
+    unpark: std::sync::Arc<dyn Unpark>,
 }
 
 struct Remote {
@@ -75,24 +81,35 @@ struct Remote {
 #[derive(Clone)]
 struct LocalScheduler(Arc<Shared>);
 
-thread_local! {
-    /// The executor being driven on this thread, if any.
-    static CURRENT: Cell<Option<(NonNull<Shared>, NonNull<Core>)>> = const { Cell::new(None) };
+#[cfg(not(trioxide_loom))]
+std::thread_local! {
+    /// The core of the executor being driven on this thread, if any.
+    static CURRENT: Cell<Option<NonNull<Core>>> = const { Cell::new(None) };
+}
+
+#[cfg(trioxide_loom)]
+loom::thread_local! {
+    /// The core of the executor being driven on this thread, if any.
+    static CURRENT: Cell<Option<NonNull<Core>>> = Cell::new(None);
+}
+
+/// The core of the executor driving this thread.
+fn current_core() -> Option<NonNull<Core>> {
+    CURRENT.with(|c| c.get())
 }
 
 impl Schedule for LocalScheduler {
     fn schedule(&self, task: Notified) {
-        let me = NonNull::from(&*self.0);
-        let local = CURRENT
-            .with(|c| c.get())
-            .filter(|(s, _)| *s == me)
-            .map(|(_, core)| core);
-        match local {
+        if let Some(core) = current_core() {
             // SAFETY: CURRENT points at the core of the executor being driven on this
             // thread; it is reset before that executor's borrow ends (EnterGuard).
-            Some(core) => unsafe { core.as_ref() }.queue.borrow_mut().push_back(task),
-            None => self.0.push_remote(task),
+            let core = unsafe { core.as_ref() };
+            if std::ptr::eq(&*core.shared, &*self.0) {
+                core.queue.borrow_mut().push_back(task);
+                return;
+            }
         }
+        self.0.push_remote(task);
     }
 
     fn release(&self, task: &Task) -> Option<Task> {
@@ -120,27 +137,29 @@ impl Shared {
             self.unpark.unpark();
         }
     }
+}
 
-    fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + 'static,
-    {
-        let (task, notified, handle) = new_task(future, LocalScheduler(self.clone()));
-        match self.owned.bind(task) {
-            Ok(()) => LocalScheduler(self.clone()).schedule(notified),
-            Err(task) => {
-                drop(notified);
-                task.shutdown();
-            }
+/// Spawns `future` onto the executor behind `shared`.
+fn spawn_on<F>(shared: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    let scheduler = LocalScheduler(shared.clone());
+    let (task, notified, handle) = new_task(future, scheduler.clone());
+    match shared.owned.bind(task) {
+        Ok(()) => scheduler.schedule(notified),
+        Err(task) => {
+            drop(notified);
+            task.shutdown();
         }
-        handle
     }
+    handle
 }
 
 /// Restores the previous `CURRENT` (and clears `running`) on drop.
 struct EnterGuard<'a> {
     core: &'a Core,
-    prev: Option<(NonNull<Shared>, NonNull<Core>)>,
+    prev: Option<NonNull<Core>>,
 }
 
 impl Drop for EnterGuard<'_> {
@@ -161,7 +180,7 @@ impl Wake for RootWake {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.woken.store(true, Ordering::SeqCst);
+        self.woken.swap(true, Ordering::SeqCst);
         self.shared.notify();
     }
 }
@@ -185,8 +204,9 @@ impl LocalExecutor {
             unpark: park.unparker(),
         });
         LocalExecutor {
-            shared,
+            shared: shared.clone(),
             core: Box::new(Core {
+                shared: shared.clone(),
                 queue: RefCell::new(VecDeque::with_capacity(256)),
                 tick: Cell::new(0),
                 running: Cell::new(false),
@@ -201,7 +221,7 @@ impl LocalExecutor {
     where
         F: Future + 'static,
     {
-        self.shared.spawn(future)
+        spawn_on(&self.shared, future)
     }
 
     /// Spawns a `Send` future (same as `spawn_local`; here for symmetry with `Spawner`).
@@ -210,7 +230,7 @@ impl LocalExecutor {
         F: Future + Send + 'static,
         F::Output: Send,
     {
-        self.shared.spawn(future)
+        spawn_on(&self.shared, future)
     }
 
     /// A `Send + Sync` handle that spawns `Send` futures onto this executor from any
@@ -238,8 +258,7 @@ impl LocalExecutor {
              `.await` the future instead of driving the executor re-entrantly"
         );
         self.core.running.set(true);
-        let me = (NonNull::from(&*self.shared), NonNull::from(&*self.core));
-        let prev = CURRENT.with(|c| c.replace(Some(me)));
+        let prev = CURRENT.with(|c| c.replace(Some(NonNull::from(&*self.core))));
         EnterGuard {
             core: &self.core,
             prev,
@@ -317,8 +336,11 @@ impl LocalExecutor {
             park.park(timeout);
             return;
         }
-        self.shared.sleeping.store(true, Ordering::SeqCst);
-        if woken() || self.has_ready_tasks() {
+        self.shared.sleeping.swap(true, Ordering::SeqCst);
+        let pending = woken()
+            || !self.core.queue.borrow().is_empty()
+            || self.shared.remote_len.fetch_add(0, Ordering::SeqCst) > 0;
+        if pending {
             self.shared.sleeping.store(false, Ordering::SeqCst);
             park.park(Some(Duration::ZERO));
             return;
@@ -351,7 +373,7 @@ impl LocalExecutor {
                 polled += 1;
             }
             since_io += polled;
-            let woken = || root.woken.load(Ordering::SeqCst);
+            let woken = || root.woken.fetch_or(false, Ordering::SeqCst);
             if polled == 0 && !woken() {
                 self.park_inner(None, &woken);
                 since_io = 0;
@@ -415,7 +437,7 @@ impl Spawner {
         F: Future + Send + 'static,
         F::Output: Send,
     {
-        self.shared.spawn(future)
+        spawn_on(&self.shared, future)
     }
 
     /// Whether the executor behind this handle was dropped.
@@ -443,14 +465,11 @@ pub fn try_spawn_local<F>(future: F) -> Result<JoinHandle<F::Output>, NoExecutor
 where
     F: Future + 'static,
 {
-    let (shared, _) = CURRENT.with(|c| c.get()).ok_or(NoExecutor)?;
-    // SAFETY: CURRENT holds `Arc::as_ptr` of the running executor's `Arc<Shared>`, which
-    // outlives this call; bumping the count first makes `from_raw` own a new reference.
-    let shared = unsafe {
-        Arc::increment_strong_count(shared.as_ptr());
-        Arc::from_raw(shared.as_ptr())
-    };
-    Ok(shared.spawn(future))
+    let core = current_core().ok_or(NoExecutor)?;
+    // SAFETY: CURRENT points at the core of the executor being driven on this thread,
+    // alive for the duration of this call (EnterGuard).
+    let shared = unsafe { core.as_ref() }.shared.clone();
+    Ok(spawn_on(&shared, future))
 }
 
 /// Spawns a `!Send` future on the executor driving this thread.
@@ -470,11 +489,8 @@ where
 
 /// A `Spawner` for the executor driving this thread, if any.
 pub fn current_spawner() -> Option<Spawner> {
-    let (shared, _) = CURRENT.with(|c| c.get())?;
+    let core = current_core()?;
     // SAFETY: as in `try_spawn_local`.
-    let shared = unsafe {
-        Arc::increment_strong_count(shared.as_ptr());
-        Arc::from_raw(shared.as_ptr())
-    };
+    let shared = unsafe { core.as_ref() }.shared.clone();
     Some(Spawner { shared })
 }

@@ -176,9 +176,8 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
         }
     }
     // SAFETY: the caller's reference keeps the cell alive.
-    let task = ManuallyDrop::new(Task {
-        raw: unsafe { RawTask::from_raw(ptr) },
-    });
+    let raw = unsafe { RawTask::from_raw(ptr) };
+    let task = ManuallyDrop::new(Task { raw });
     let released = cell.scheduler.release(&task);
     let refs = if let Some(owned) = released {
         std::mem::forget(owned);
@@ -198,9 +197,8 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     // SAFETY: as above.
-    let notified = Notified(Task {
-        raw: unsafe { RawTask::from_raw(ptr) },
-    });
+    let raw = unsafe { RawTask::from_raw(ptr) };
+    let notified = Notified(Task { raw });
     cell.scheduler.schedule(notified);
 }
 
@@ -212,10 +210,8 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
     cell.stage.with(|stage| {
         // SAFETY: we own the whole cell now.
-        debug_assert!(
-            !matches!(unsafe { &*stage }, Stage::Running(_)),
-            "freed a live future"
-        );
+        let stage = unsafe { &*stage };
+        debug_assert!(!matches!(stage, Stage::Running(_)), "freed a live future");
     });
     // A panicking output destructor must not unwind out of a waker drop.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));

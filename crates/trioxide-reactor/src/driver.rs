@@ -1,0 +1,63 @@
+//! The `Driver` trait: what every I/O backend (epoll now, io_uring next) offers the
+//! reactor — register interest in a file descriptor, wait for events with a timeout, and
+//! interrupt that wait from any thread.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// Readiness bits, as stored in a registration and reported by drivers.
+pub mod ready {
+    /// Data can be read (or a connection accepted).
+    pub const READABLE: usize = 1 << 0;
+    /// Data can be written (or a connect finished).
+    pub const WRITABLE: usize = 1 << 1;
+    /// The peer closed its writing half: reads will return EOF.
+    pub const READ_CLOSED: usize = 1 << 2;
+    /// The writing half is closed (peer reset / hung up).
+    pub const WRITE_CLOSED: usize = 1 << 3;
+    /// An error is pending on the descriptor.
+    pub const ERROR: usize = 1 << 4;
+    /// All readiness bits.
+    pub const ALL: usize = READABLE | WRITABLE | READ_CLOSED | WRITE_CLOSED | ERROR;
+}
+
+/// Which readiness a registration wants reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interest {
+    /// Readable only.
+    Readable,
+    /// Writable only.
+    Writable,
+    /// Both.
+    Both,
+}
+
+/// One readiness event: the registration's token and the `ready` bits that fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The token given at registration.
+    pub token: u64,
+    /// `ready::*` bits.
+    pub ready: usize,
+}
+
+/// An I/O backend. Implementations are thread-safe: `wait` runs on the thread driving
+/// the reactor while other threads register descriptors and call `unpark`.
+pub trait Driver: Send + Sync + 'static {
+    /// Starts reporting readiness of `fd` under `token` (edge-triggered).
+    fn register(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()>;
+
+    /// Stops reporting `fd`.
+    fn deregister(&self, fd: RawFd) -> io::Result<()>;
+
+    /// Waits at most `timeout` (`None`: until an event or `unpark`) and appends the
+    /// events that arrived to `events`. An `unpark` makes it return with no event.
+    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Interrupts the current or next `wait`, from any thread.
+    fn unpark(&self) -> io::Result<()>;
+
+    /// The backend's name, e.g. `"epoll"`.
+    fn name(&self) -> &'static str;
+}

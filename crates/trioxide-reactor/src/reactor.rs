@@ -1,0 +1,338 @@
+//! The reactor: a [`Driver`] plus the table of registrations it reports on.
+//!
+//! Each registered descriptor gets a `ScheduledIo`: a readiness word (the `ready::*` bits
+//! plus a tick counter in the high bits) and the wakers waiting for each direction.
+//! Events set bits and wake waiters; an I/O call that hits `WouldBlock` clears the bits it
+//! saw — but only if no newer event arrived meanwhile (the tick must still match), so a
+//! wake-up is never lost between the failed call and the clear. Tokens are slab index plus
+//! a generation, so a late event for a closed descriptor cannot reach its successor.
+
+use crate::driver::{Driver, Event, Interest, ready};
+use crate::epoll::EpollDriver;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Mutex};
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Bits of the readiness word below this hold `ready::*`; above, the event tick.
+const TICK_SHIFT: u32 = 16;
+const READY_MASK: usize = (1 << TICK_SHIFT) - 1;
+
+/// Readiness and waiters of one registered descriptor.
+struct ScheduledIo {
+    readiness: AtomicUsize,
+    waiters: Mutex<Waiters>,
+}
+
+#[derive(Default)]
+struct Waiters {
+    readers: Vec<Waker>,
+    writers: Vec<Waker>,
+}
+
+/// One direction of interest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Reads, accepts, `recv`.
+    Read,
+    /// Writes, connects, `send`.
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => ready::READABLE | ready::READ_CLOSED | ready::ERROR,
+            Direction::Write => ready::WRITABLE | ready::WRITE_CLOSED | ready::ERROR,
+        }
+    }
+}
+
+/// Readiness observed by `poll_ready`, to be cleared after a `WouldBlock`.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadyEvent {
+    tick: usize,
+    /// The `ready::*` bits seen.
+    pub ready: usize,
+}
+
+struct Slot {
+    generation: u32,
+    io: Option<Arc<ScheduledIo>>,
+}
+
+/// The I/O reactor shared by a runtime's threads.
+pub struct Reactor {
+    driver: Box<dyn Driver>,
+    slots: Mutex<SlotTable>,
+    events: Mutex<Vec<Event>>,
+    shut_down: AtomicBool,
+}
+
+#[derive(Default)]
+struct SlotTable {
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+}
+
+impl Reactor {
+    /// A reactor over the epoll driver.
+    pub fn epoll() -> io::Result<Arc<Reactor>> {
+        Ok(Self::with_driver(Box::new(EpollDriver::new()?)))
+    }
+
+    /// A reactor over any driver.
+    pub fn with_driver(driver: Box<dyn Driver>) -> Arc<Reactor> {
+        Arc::new(Reactor {
+            driver,
+            slots: Mutex::new(SlotTable::default()),
+            events: Mutex::new(Vec::with_capacity(1024)),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// The backend's name (`"epoll"`).
+    pub fn backend_name(&self) -> &'static str {
+        self.driver.name()
+    }
+
+    /// Registers `fd` (which must be non-blocking) for both directions.
+    pub fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
+        let io = Arc::new(ScheduledIo {
+            readiness: AtomicUsize::new(0),
+            waiters: Mutex::new(Waiters::default()),
+        });
+        let token = {
+            let mut table = self.slots.lock().unwrap();
+            let index = match table.free.pop() {
+                Some(i) => i,
+                None => {
+                    table.slots.push(Slot {
+                        generation: 0,
+                        io: None,
+                    });
+                    table.slots.len() - 1
+                }
+            };
+            let slot = &mut table.slots[index];
+            slot.io = Some(io.clone());
+            (u64::from(slot.generation) << 32) | index as u64
+        };
+        if let Err(err) = self.driver.register(fd, token, Interest::Both) {
+            self.release_token(token);
+            return Err(err);
+        }
+        Ok(Registration {
+            reactor: self.clone(),
+            io,
+            token,
+            fd,
+        })
+    }
+
+    fn release_token(&self, token: u64) {
+        let index = (token & u64::from(u32::MAX)) as usize;
+        let mut table = self.slots.lock().unwrap();
+        let slot = &mut table.slots[index];
+        slot.io = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        table.free.push(index);
+    }
+
+    /// Waits for events (at most `timeout`) and wakes the tasks they concern. Returns the
+    /// number of events dispatched. Only one thread turns the reactor at a time.
+    pub fn turn(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut events = self.events.lock().unwrap();
+        events.clear();
+        self.driver.wait(&mut events, timeout)?;
+        let mut woken = Vec::new();
+        {
+            let table = self.slots.lock().unwrap();
+            for event in events.iter() {
+                let index = (event.token & u64::from(u32::MAX)) as usize;
+                let generation = (event.token >> 32) as u32;
+                let Some(slot) = table.slots.get(index) else {
+                    continue;
+                };
+                if slot.generation != generation {
+                    continue; // stale: the descriptor was deregistered
+                }
+                if let Some(io) = &slot.io {
+                    io.set_ready(event.ready, &mut woken);
+                }
+            }
+        }
+        let n = events.len();
+        drop(events);
+        for waker in woken {
+            waker.wake();
+        }
+        Ok(n)
+    }
+
+    /// Interrupts a `turn` in progress (or the next one) from any thread.
+    pub fn unpark(&self) {
+        // The eventfd write only fails if the descriptor is gone, which cannot happen
+        // while `self` is alive.
+        let _ = self.driver.unpark();
+    }
+
+    /// Marks the reactor shut down and wakes every waiter; later polls fail with an error
+    /// instead of hanging.
+    pub fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::SeqCst);
+        let table = self.slots.lock().unwrap();
+        let mut woken = Vec::new();
+        for io in table.slots.iter().filter_map(|s| s.io.as_ref()) {
+            io.set_ready(0, &mut woken);
+        }
+        drop(table);
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// Whether `shutdown` was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+}
+
+impl ScheduledIo {
+    /// Adds `bits` (a new event) and collects the wakers they release.
+    fn set_ready(&self, bits: usize, woken: &mut Vec<Waker>) {
+        let _ = self
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                let tick = (cur >> TICK_SHIFT).wrapping_add(1) & (usize::MAX >> TICK_SHIFT);
+                Some((tick << TICK_SHIFT) | (cur & READY_MASK) | bits)
+            });
+        let mut waiters = self.waiters.lock().unwrap();
+        let shutdown = bits == 0;
+        if shutdown || bits & Direction::Read.mask() != 0 {
+            woken.append(&mut waiters.readers);
+        }
+        if shutdown || bits & Direction::Write.mask() != 0 {
+            woken.append(&mut waiters.writers);
+        }
+    }
+}
+
+/// A descriptor registered with a reactor; deregisters on drop (before the descriptor is
+/// closed by its owner, which must drop the registration first).
+pub struct Registration {
+    reactor: Arc<Reactor>,
+    io: Arc<ScheduledIo>,
+    token: u64,
+    fd: RawFd,
+}
+
+impl Registration {
+    /// Ready when `direction` is ready (or the reactor shut down: an error).
+    pub fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(ev) = self.ready_now(direction)? {
+            return Poll::Ready(Ok(ev));
+        }
+        let mut waiters = self.io.waiters.lock().unwrap();
+        let list = match direction {
+            Direction::Read => &mut waiters.readers,
+            Direction::Write => &mut waiters.writers,
+        };
+        if !list.iter().any(|w| w.will_wake(cx.waker())) {
+            list.push(cx.waker().clone());
+        }
+        drop(waiters);
+        // An event may have arrived before the waker was stored.
+        match self.ready_now(direction)? {
+            Some(ev) => Poll::Ready(Ok(ev)),
+            None => Poll::Pending,
+        }
+    }
+
+    fn ready_now(&self, direction: Direction) -> io::Result<Option<ReadyEvent>> {
+        if self.reactor.is_shut_down() {
+            return Err(io::Error::other(
+                "the trioxide runtime that drove this I/O object was shut down; \
+                 create I/O objects inside the runtime that uses them",
+            ));
+        }
+        let cur = self.io.readiness.load(Ordering::Acquire);
+        let ready = cur & direction.mask();
+        Ok((ready != 0).then_some(ReadyEvent {
+            tick: cur >> TICK_SHIFT,
+            ready,
+        }))
+    }
+
+    /// Forgets the readiness in `event` (after an I/O call returned `WouldBlock`), unless
+    /// a newer event arrived. Closed/error bits stay set: they are final.
+    pub fn clear_readiness(&self, event: ReadyEvent) {
+        let clear = event.ready & (ready::READABLE | ready::WRITABLE);
+        let _ = self
+            .io
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                ((cur >> TICK_SHIFT) == event.tick).then_some(cur & !clear)
+            });
+    }
+
+    /// Runs the non-blocking `op` when `direction` is ready, retrying after `WouldBlock`
+    /// until it succeeds, fails otherwise, or there is nothing to do but wait.
+    pub fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let event = match self.poll_ready(cx, direction) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// The registered descriptor.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The reactor this registration belongs to.
+    pub fn reactor(&self) -> &Arc<Reactor> {
+        &self.reactor
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // The descriptor is still open here (its owner closes it after this drop).
+        let _ = self.reactor.driver.deregister(self.fd);
+        self.reactor.release_token(self.token);
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("fd", &self.fd)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("backend", &self.backend_name())
+            .finish()
+    }
+}

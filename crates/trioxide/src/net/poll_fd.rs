@@ -1,0 +1,67 @@
+//! `PollFd<T>`: a non-blocking std socket registered with the current runtime's reactor.
+//! Every socket type wraps one; its `poll_*_with` helpers spend coop budget, wait for
+//! readiness and retry the std call after `WouldBlock`.
+
+use crate::runtime::Handle;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
+use trioxide_reactor::{Direction, Registration};
+use trioxide_task::coop;
+
+/// A registered descriptor. Field order matters: the registration is dropped (and the
+/// descriptor deregistered) before `io` closes it.
+pub(crate) struct PollFd<T: AsRawFd> {
+    registration: Registration,
+    io: T,
+}
+
+impl<T: AsRawFd> PollFd<T> {
+    /// Registers `io` (already non-blocking) with the current runtime.
+    pub(crate) fn new(io: T) -> io::Result<Self> {
+        let handle = Handle::try_current()
+            .map_err(|e| io::Error::other(format!("cannot create a trioxide socket here: {e}")))?;
+        let registration = handle.reactor().register(io.as_raw_fd())?;
+        Ok(PollFd { registration, io })
+    }
+
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    /// Runs the non-blocking `op` once `direction` is ready.
+    pub(crate) fn poll_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.registration.poll_io(cx, direction, || op(&self.io))
+    }
+
+    /// Waits until `direction` is ready (without doing any I/O).
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        self.registration.poll_ready(cx, direction).map_ok(|_| ())
+    }
+
+    pub(crate) async fn with<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.poll_with(cx, direction, &mut op)).await
+    }
+}
+
+impl<T: AsRawFd + std::fmt::Debug> std::fmt::Debug for PollFd<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.io.fmt(f)
+    }
+}

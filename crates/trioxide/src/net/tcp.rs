@@ -1,0 +1,270 @@
+//! TCP: `TcpListener` and `TcpStream` on the reactor, with futures-io `AsyncRead` /
+//! `AsyncWrite` (also on `&TcpStream`, as std implements `Read` for `&TcpStream`).
+
+use super::poll_fd::PollFd;
+use super::{resolve, sys};
+use futures_io::{AsyncRead, AsyncWrite};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use trioxide_reactor::Direction;
+
+/// A TCP listening socket (asyncio's `start_server` socket).
+///
+/// ```
+/// use trioxide::net::{TcpListener, TcpStream};
+/// use trioxide::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// trioxide::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let server = trioxide::spawn(async move {
+///         let (mut conn, _) = listener.accept().await.unwrap();
+///         conn.write_all(b"hi").await.unwrap();
+///     });
+///     let mut client = TcpStream::connect(addr).await.unwrap();
+///     let mut buf = [0; 2];
+///     client.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"hi");
+///     server.await.unwrap();
+/// });
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    io: PollFd<std::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to the first of `addr`'s addresses that works, with `SO_REUSEADDR` and a
+    /// large backlog.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        super::first_ok(addr, Self::bind_addr)
+    }
+
+    fn bind_addr(addr: &SocketAddr) -> io::Result<TcpListener> {
+        let fd = sys::socket(addr, libc::SOCK_STREAM)?;
+        sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        sys::bind(fd.as_raw_fd(), addr)?;
+        sys::listen(fd.as_raw_fd())?;
+        Ok(TcpListener {
+            io: PollFd::new(std::net::TcpListener::from(fd))?,
+        })
+    }
+
+    /// Wraps a std listener (made non-blocking here).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            io: PollFd::new(listener)?,
+        })
+    }
+
+    /// Waits for a connection. Cancel-safe: dropping the future loses no connection.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.io
+            .poll_with(cx, Direction::Read, |l| sys::accept(l.as_raw_fd()))
+            .map(|res| {
+                let (fd, peer) = res?;
+                Ok((
+                    TcpStream::from_registered(std::net::TcpStream::from(fd))?,
+                    peer,
+                ))
+            })
+    }
+
+    /// The bound address (with the real port after binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// A stream of incoming connections.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+}
+
+/// The `Stream` of [`TcpListener::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl futures_core::Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.listener
+            .poll_accept(cx)
+            .map(|r| Some(r.map(|(s, _)| s)))
+    }
+}
+
+/// A TCP connection.
+#[derive(Debug)]
+pub struct TcpStream {
+    io: PollFd<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to the first of `addr`'s addresses that accepts.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last_err = None;
+        for addr in resolve(addr)? {
+            match Self::connect_addr(&addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(super::no_addresses))
+    }
+
+    async fn connect_addr(addr: &SocketAddr) -> io::Result<TcpStream> {
+        let fd = sys::socket(addr, libc::SOCK_STREAM)?;
+        let done = sys::connect(fd.as_raw_fd(), addr)?;
+        let stream = Self::from_registered(std::net::TcpStream::from(fd))?;
+        if !done {
+            std::future::poll_fn(|cx| stream.io.poll_ready(cx, Direction::Write)).await?;
+            if let Some(err) = sys::take_error(stream.io.get_ref())? {
+                return Err(err);
+            }
+        }
+        Ok(stream)
+    }
+
+    fn from_registered(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: PollFd::new(stream)?,
+        })
+    }
+
+    /// Wraps a connected std stream (made non-blocking here).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Self::from_registered(stream)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Shuts down the read half, the write half, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// Reads into `buf` (borrowed-buffer form; 0 means EOF). Cancel-safe.
+    pub async fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.with(Direction::Read, |mut s| s.read(buf)).await
+    }
+
+    /// Writes some of `buf`, returning how much. Cancel-safe.
+    pub async fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.with(Direction::Write, |mut s| s.write(buf)).await
+    }
+
+    fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_with(cx, Direction::Read, |mut s| s.read(buf))
+    }
+
+    fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_with(cx, Direction::Write, |mut s| s.write(buf))
+    }
+
+    fn poll_write_vectored_ref(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_with(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    fn poll_close_ref(&self) -> Poll<io::Result<()>> {
+        match self.io.get_ref().shutdown(Shutdown::Write) {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+macro_rules! impl_stream_io {
+    ($ty:ty) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_read_ref(cx, buf)
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_write_ref(cx, buf)
+            }
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_write_vectored_ref(cx, bufs)
+            }
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_close_ref()
+            }
+        }
+    };
+}
+pub(crate) use impl_stream_io;
+
+impl_stream_io!(TcpStream);
+impl_stream_io!(&TcpStream);
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
+}

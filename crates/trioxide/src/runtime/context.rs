@@ -1,0 +1,137 @@
+//! The runtime context of the current thread: which runtime's `Handle` `spawn`, `sleep`
+//! and the sockets use. Set by `block_on` for its duration, so code inside a runtime finds
+//! it and code outside gets a clear error.
+
+use super::builder::IoBackend;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use trioxide_reactor::Reactor;
+use trioxide_reactor::timers::Timers;
+use trioxide_task::{JoinHandle, Spawner};
+
+/// What a handle reaches: the scheduler, the reactor and the timers.
+pub(crate) struct Shared {
+    pub(crate) spawner: Spawner,
+    pub(crate) reactor: Arc<Reactor>,
+    pub(crate) timers: Arc<Timers>,
+    pub(crate) backend: IoBackend,
+    pub(crate) debug: bool,
+}
+
+/// A cheap, clonable, `Send + Sync` reference to a runtime: spawn onto it from any
+/// thread, or find the current one with [`Handle::current`].
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The error of [`Handle::try_current`]: this thread is not inside a trioxide runtime.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("no trioxide runtime is running on this thread; wrap the code in trioxide::run(..)")]
+pub struct NoRuntime;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+impl Handle {
+    /// The runtime running on this thread.
+    ///
+    /// # Panics
+    /// Outside a runtime, with a message saying what to do; see [`Handle::try_current`].
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Self::try_current() {
+            Ok(h) => h,
+            Err(_) => panic!(
+                "Handle::current called outside a runtime; wrap the code in trioxide::run(..)"
+            ),
+        }
+    }
+
+    /// The runtime running on this thread, or an error (never panics).
+    pub fn try_current() -> Result<Handle, NoRuntime> {
+        CURRENT.with(|c| c.borrow().clone()).ok_or(NoRuntime)
+    }
+
+    /// Spawns a task on this runtime, from any thread.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        self.shared.spawner.spawn(future)
+    }
+
+    /// The I/O backend this runtime uses.
+    pub fn io_backend(&self) -> IoBackend {
+        self.shared.backend
+    }
+
+    /// Whether debug mode is on.
+    pub fn is_debug(&self) -> bool {
+        self.shared.debug
+    }
+
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.shared.reactor
+    }
+
+    pub(crate) fn timers(&self) -> &Arc<Timers> {
+        &self.shared.timers
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("io_backend", &self.shared.backend)
+            .finish()
+    }
+}
+
+/// Restores the previous context on drop.
+pub(crate) struct ContextGuard {
+    prev: Option<Handle>,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+/// Makes `handle` the current runtime, panicking if one is already running here.
+#[track_caller]
+pub(crate) fn enter_runtime(handle: &Handle) -> ContextGuard {
+    let prev = CURRENT.with(|c| c.replace(Some(handle.clone())));
+    if prev.is_some() {
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+        panic!(
+            "trioxide::run (or Runtime::block_on) called inside a runtime: this would block \
+             the thread that drives it. Use `.await` on the future instead, or \
+             trioxide::spawn it"
+        );
+    }
+    ContextGuard { prev: None }
+}
+
+/// Runs `f` with the current handle, or panics with `what` and the usual advice.
+#[track_caller]
+pub(crate) fn with_current<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
+    let handle = CURRENT.with(|c| c.borrow().clone());
+    match handle {
+        Some(h) => f(&h),
+        None => panic!("{what} called outside a runtime; wrap the code in trioxide::run(..)"),
+    }
+}
+
+/// Like `enter_runtime`, but tolerates an outer context (a runtime dropped inside another
+/// runtime's task) by simply replacing it for the duration.
+pub(crate) fn enter_runtime_for_drop(handle: &Handle) -> ContextGuard {
+    let prev = CURRENT.with(|c| c.replace(Some(handle.clone())));
+    ContextGuard { prev }
+}

@@ -1,0 +1,112 @@
+//! Timers end to end: sleeps fire in deadline order and never early, `timeout` elapses
+//! and cancels its future, intervals tick on schedule, dropped sleeps disarm.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use trioxide::time::{Instant, interval, sleep, sleep_until, timeout};
+use trioxide_tests::rt_test;
+
+rt_test! {
+    async fn sleeps_fire_in_deadline_order_and_never_early() {
+        let start = Instant::now();
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // Deadlines spread over 0..150 ms, spawned in a scrambled order.
+        let delays: Vec<u64> = (0..150u64).map(|i| (i * 37) % 150).collect();
+        let handles: Vec<_> = delays
+            .iter()
+            .map(|&ms| {
+                let order = order.clone();
+                trioxide::spawn(async move {
+                    let deadline = start + Duration::from_millis(ms);
+                    sleep_until(deadline).await;
+                    let now = Instant::now();
+                    assert!(now >= deadline, "fired {:?} early", deadline - now);
+                    order.lock().unwrap().push(ms);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        let order = order.lock().unwrap();
+        // Timers of the same 1 ms tick may fire together in any order; across ticks the
+        // order must follow the deadlines.
+        assert!(order.windows(2).all(|w| w[0] <= w[1] + 1), "out of order: {order:?}");
+        assert_eq!(order.len(), 150);
+    }
+}
+
+rt_test! {
+    async fn timeout_elapses_and_drops_the_inner_future() {
+        struct SetOnDrop(Arc<AtomicBool>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = SetOnDrop(dropped.clone());
+        let start = Instant::now();
+        let result = timeout(Duration::from_millis(20), async move {
+            let _guard = guard;
+            sleep(Duration::from_secs(3600)).await;
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(result.unwrap_err().to_string(), "deadline has elapsed");
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert!(dropped.load(Ordering::SeqCst), "the inner future was cancelled");
+    }
+}
+
+rt_test! {
+    async fn timeout_returns_the_value_when_the_future_wins() {
+        let v = timeout(Duration::from_secs(10), async { 5 }).await;
+        assert_eq!(v, Ok(5));
+        let v = timeout(Duration::ZERO, async { 6 }).await;
+        assert_eq!(v, Ok(6), "a ready future wins even a zero timeout");
+        let v = timeout(Duration::from_secs(10), sleep(Duration::from_millis(5))).await;
+        assert!(v.is_ok());
+    }
+}
+
+rt_test! {
+    async fn interval_ticks_on_a_fixed_schedule() {
+        let mut ticker = interval(Duration::from_millis(10));
+        let first = ticker.tick().await;
+        for i in 1..=5u32 {
+            let t = ticker.tick().await;
+            assert_eq!(t, first + Duration::from_millis(10) * i);
+            assert!(Instant::now() >= t);
+        }
+    }
+}
+
+rt_test! {
+    async fn many_dropped_sleeps_disarm_their_timers() {
+        for _ in 0..10_000 {
+            let s = sleep(Duration::from_secs(60));
+            let mut s = std::pin::pin!(s);
+            assert!(futures_poll_once(s.as_mut()).await.is_none());
+        }
+        // All disarmed: a short sleep still completes promptly.
+        sleep(Duration::from_millis(1)).await;
+    }
+}
+
+rt_test! {
+    async fn zero_and_past_sleeps_complete_at_once() {
+        sleep(Duration::ZERO).await;
+        sleep_until(Instant::now() - Duration::from_millis(5)).await;
+    }
+}
+
+/// Polls `f` once; `Some` if it was ready.
+async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match std::pin::Pin::new(&mut f).poll(cx) {
+        std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
+}
