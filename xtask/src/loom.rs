@@ -1,25 +1,27 @@
-//! `cargo xtask loom`: runs the loom model checks (`tests/loom_*.rs` of the task core) over
-//! the real code, compiled with `--cfg trioxide_loom`.
+//! `cargo xtask loom`: runs the loom model checks over the real code, compiled with
+//! `--cfg trioxide_loom`: the task core's `tests/loom_*.rs` and the `loom_*` unit tests
+//! (the work-stealing queue, whose internals are crate-private).
 
-use crate::shell::{cargo, run_cmd};
+use crate::shell::{cargo, project_root, run_cmd};
 
-/// Runs the loom tests with `LOOM_MAX_PREEMPTIONS=bound`.
+/// Every loom target: (package, cargo test selector arguments).
+const TARGETS: &[(&str, &[&str])] = &[
+    ("trioxide-task", &["--test", "loom_state"]),
+    ("trioxide-task", &["--lib", "loom_"]),
+];
+
+/// Runs every loom target with `LOOM_MAX_PREEMPTIONS=bound`.
 pub fn run_with_bound(bound: u32) -> Result<(), String> {
-    let mut cmd = cargo(&[
-        "test",
-        "--release",
-        "-p",
-        "trioxide-task",
-        "--test",
-        "loom_state",
-    ]);
-    cmd.env("RUSTFLAGS", "--cfg trioxide_loom -C debug-assertions")
-        .env(
-            "CARGO_TARGET_DIR",
-            crate::shell::project_root().join("target/loom"),
-        )
-        .env("LOOM_MAX_PREEMPTIONS", bound.to_string());
-    run_cmd(cmd)
+    for (package, selector) in TARGETS {
+        let mut args = vec!["test", "--release", "-p", package];
+        args.extend_from_slice(selector);
+        let mut cmd = cargo(&args);
+        cmd.env("RUSTFLAGS", "--cfg trioxide_loom -C debug-assertions")
+            .env("CARGO_TARGET_DIR", project_root().join("target/loom"))
+            .env("LOOM_MAX_PREEMPTIONS", bound.to_string());
+        run_cmd(cmd)?;
+    }
+    Ok(())
 }
 
 /// Entry point for `cargo xtask loom`.

@@ -33,5 +33,6 @@ pub use sched::local::{
     EVENT_INTERVAL, LocalExecutor, NoExecutor, Spawner, current_spawner, spawn_local,
     try_spawn_local,
 };
+pub use sched::steal::{StealSpawner, WorkStealing, WorkStealingConfig};
 pub use task::{JoinError, JoinHandle, PanicPayload, TaskId};
 pub use yield_now::{YieldNow, yield_now};

@@ -3,6 +3,7 @@
 //! (epoll / io_uring wait bounded by the next timer), which is how I/O and timers reach
 //! the task core without the task core knowing about I/O.
 
+use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,24 +23,34 @@ pub trait Park {
     fn unparker(&self) -> Arc<dyn Unpark>;
 }
 
-/// Parks the OS thread (`std::thread::park`); the default for a bare `LocalExecutor`.
+/// Blocks the calling thread on a condvar until unparked; the default for a bare
+/// `LocalExecutor` and the driver of CPU-only `WorkStealing` pools. Any thread may park
+/// on it (the wake-up is a token, as with `std::thread::park`, but not tied to the
+/// thread that created it).
 pub struct ThreadPark {
     unparker: Arc<ThreadUnpark>,
 }
 
-struct ThreadUnpark(crate::loom::thread::Thread);
+struct ThreadUnpark {
+    notified: Mutex<bool>,
+    condvar: Condvar,
+}
 
 impl Unpark for ThreadUnpark {
     fn unpark(&self) {
-        self.0.unpark();
+        *self.notified.lock().unwrap() = true;
+        self.condvar.notify_one();
     }
 }
 
 impl ThreadPark {
-    /// A parker for the calling thread.
+    /// A new parker with no pending wake-up.
     pub fn new() -> Self {
         ThreadPark {
-            unparker: Arc::new(ThreadUnpark(crate::loom::thread::current())),
+            unparker: Arc::new(ThreadUnpark {
+                notified: Mutex::new(false),
+                condvar: Condvar::new(),
+            }),
         }
     }
 }
@@ -51,25 +62,47 @@ impl Default for ThreadPark {
 }
 
 impl Park for ThreadPark {
-    #[cfg(not(trioxide_loom))]
     fn park(&mut self, timeout: Option<Duration>) {
+        let inner = &*self.unparker;
+        let mut notified = inner.notified.lock().unwrap();
         match timeout {
-            None => std::thread::park(),
             Some(d) if d.is_zero() => {}
-            Some(d) => std::thread::park_timeout(d),
+            None => {
+                while !*notified {
+                    notified = inner.condvar.wait(notified).unwrap();
+                }
+            }
+            Some(d) => notified = wait_timeout(inner, notified, d),
         }
-    }
-
-    /// Under loom there is no clock: a timed park is a yield (a spurious wake-up).
-    #[cfg(trioxide_loom)]
-    fn park(&mut self, timeout: Option<Duration>) {
-        match timeout {
-            None => crate::loom::thread::park(),
-            Some(_) => crate::loom::thread::yield_now(),
-        }
+        *notified = false;
     }
 
     fn unparker(&self) -> Arc<dyn Unpark> {
         self.unparker.clone()
     }
+}
+
+#[cfg(not(trioxide_loom))]
+fn wait_timeout<'a>(
+    inner: &ThreadUnpark,
+    guard: MutexGuard<'a, bool>,
+    timeout: Duration,
+) -> MutexGuard<'a, bool> {
+    let (guard, _) = inner
+        .condvar
+        .wait_timeout_while(guard, timeout, |n| !*n)
+        .unwrap();
+    guard
+}
+
+/// Under loom there is no clock: a timed wait is a yield (a spurious return).
+#[cfg(trioxide_loom)]
+fn wait_timeout<'a>(
+    inner: &'a ThreadUnpark,
+    guard: MutexGuard<'a, bool>,
+    _timeout: Duration,
+) -> MutexGuard<'a, bool> {
+    drop(guard);
+    crate::loom::thread::yield_now();
+    inner.notified.lock().unwrap()
 }

@@ -1,4 +1,5 @@
-//! Schedulers: today the current-thread [`LocalExecutor`](local::LocalExecutor); the
-//! work-stealing and thread-per-core schedulers join it here.
+//! Schedulers: the current-thread [`LocalExecutor`](local::LocalExecutor) and the
+//! multi-threaded [`WorkStealing`](steal::WorkStealing) pool.
 
 pub(crate) mod local;
+pub(crate) mod steal;

@@ -86,7 +86,8 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             }
             ToIdle::Reschedule => {
                 // SAFETY: the transition took a new reference for the Notified.
-                unsafe { schedule::<F, S>(ptr) };
+                let raw = unsafe { RawTask::from_raw(ptr) };
+                cell.scheduler.yield_now(Notified(Task { raw }));
                 // SAFETY: and we give up the poll's own.
                 unsafe { RawTask::from_raw(ptr).drop_reference() }
             }

@@ -28,6 +28,11 @@ use std::future::Future;
 pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queues the task to be polled (from any thread).
     fn schedule(&self, task: Notified);
+    /// Queues a task that yielded (woke itself while running). Schedulers with a LIFO
+    /// slot put it at the back instead, so a yielding task cannot hog its worker.
+    fn yield_now(&self, task: Notified) {
+        self.schedule(task);
+    }
     /// The task finished: remove it from the owned list, returning the list's reference.
     fn release(&self, task: &Task) -> Option<Task>;
 }
@@ -66,6 +71,25 @@ impl Notified {
         std::mem::forget(self);
         // SAFETY: we pass on our reference; schedulers call this on their own thread.
         unsafe { raw.poll() }
+    }
+}
+
+impl Notified {
+    /// Gives up the reference as a raw pointer (for lock-free slots).
+    pub(crate) fn into_raw(self) -> std::ptr::NonNull<raw::Header> {
+        let ptr = self.0.raw.header_ptr();
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back a reference given up by `into_raw`.
+    ///
+    /// # Safety
+    /// `ptr` comes from `Notified::into_raw` and is used once.
+    pub(crate) unsafe fn from_raw(ptr: std::ptr::NonNull<raw::Header>) -> Notified {
+        // SAFETY: forwarded contract: the pointer carries a live reference.
+        let raw = unsafe { RawTask::from_raw(ptr) };
+        Notified(Task { raw })
     }
 }
 

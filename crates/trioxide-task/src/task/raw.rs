@@ -103,6 +103,10 @@ impl RawTask {
         RawTask { ptr }
     }
 
+    pub(crate) fn header_ptr(self) -> NonNull<Header> {
+        self.ptr
+    }
+
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: every RawTask in circulation is backed by a reference (rule 1), so the
         // cell is alive while `self` is borrowed.

@@ -1,0 +1,411 @@
+//! The work-stealing worker: its run loop, the shared scheduler state, and how tasks are
+//! scheduled onto it.
+//!
+//! Each worker owns a local ring (`queue.rs`) and a LIFO slot. A task woken by the task
+//! running on the same worker goes to the LIFO slot and runs next (the message-passing
+//! fast path, as in Go and tokio); a task that yields goes to the back of the ring.
+//! Spawns and wakes from outside go to the injection queue. Idle workers steal half of a
+//! random victim's ring (or its LIFO slot, so a task blocking its worker strands nothing),
+//! and when there is nothing anywhere they park — one of them in the I/O driver.
+//!
+//! Fairness: every `GLOBAL_INTERVAL` ticks the injection queue is checked before the
+//! local ring; every `EVENT_INTERVAL` ticks the driver is polled without blocking; at most
+//! `MAX_LIFO_POLLS` LIFO tasks run in a row.
+
+use super::idle::Idle;
+use super::inject::Inject;
+use super::park::{Parker, SharedDriver};
+use super::queue::{CAPACITY, Queue};
+use crate::coop;
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use crate::sched::local::EVENT_INTERVAL;
+use crate::task::list::OwnedTasks;
+use crate::task::raw::Header;
+use crate::task::{Notified, Schedule, Task};
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+/// Ticks between injection-queue checks that come before the local ring.
+const GLOBAL_INTERVAL: u32 = 61;
+/// LIFO tasks run back to back before the slot is flushed to the ring.
+const MAX_LIFO_POLLS: usize = 3;
+
+/// Callbacks run on each worker thread as it starts and stops.
+pub(crate) type ThreadHook = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// What every worker and every task's scheduler handle share.
+pub(crate) struct Shared {
+    pub(crate) workers: Box<[Remote]>,
+    pub(crate) inject: Inject<Notified>,
+    pub(crate) idle: Idle,
+    pub(crate) owned: OwnedTasks,
+    pub(crate) driver: Arc<SharedDriver>,
+    pub(crate) shutdown: AtomicBool,
+    owned_closed: AtomicBool,
+    pub(crate) steals: AtomicU64,
+    pub(crate) on_thread_start: Option<ThreadHook>,
+    pub(crate) on_thread_stop: Option<ThreadHook>,
+}
+
+/// The part of a worker other threads touch.
+pub(crate) struct Remote {
+    pub(crate) queue: Queue<Notified>,
+    /// A `Notified` given up with `into_raw`, or null.
+    lifo: AtomicPtr<Header>,
+    pub(crate) parker: Parker,
+}
+
+/// The scheduler handle stored in each task.
+#[derive(Clone)]
+pub(crate) struct StealScheduler(pub(crate) Arc<Shared>);
+
+/// The worker running on this thread.
+struct Context {
+    shared: Arc<Shared>,
+    index: usize,
+    is_searching: Cell<bool>,
+    tick: Cell<u32>,
+    rng: Cell<u64>,
+}
+
+#[cfg(not(trioxide_loom))]
+std::thread_local! {
+    static WORKER: Cell<Option<NonNull<Context>>> = const { Cell::new(None) };
+}
+
+#[cfg(trioxide_loom)]
+loom::thread_local! {
+    static WORKER: Cell<Option<NonNull<Context>>> = Cell::new(None);
+}
+
+/// Runs `f` with the worker context of this thread, if it is a worker of `shared`.
+fn with_local_worker<R>(shared: &Shared, f: impl FnOnce(&Context) -> R) -> Option<R> {
+    let cx = WORKER.with(|w| w.get())?;
+    // SAFETY: WORKER points at the Context on the stack of `run_worker` of this thread,
+    // and is cleared before that frame returns.
+    let cx = unsafe { cx.as_ref() };
+    ptr::eq(&*cx.shared, shared).then(|| f(cx))
+}
+
+impl Remote {
+    pub(crate) fn new(parker: Parker) -> Self {
+        Remote {
+            queue: Queue::new(),
+            lifo: AtomicPtr::new(ptr::null_mut()),
+            parker,
+        }
+    }
+
+    /// Takes the LIFO task (owner or thief).
+    fn take_lifo(&self) -> Option<Notified> {
+        let ptr = self.lifo.swap(ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: non-null pointers in the slot come from `Notified::into_raw`, and the
+        // swap gave this one to us alone.
+        NonNull::new(ptr).map(|p| unsafe { Notified::from_raw(p) })
+    }
+
+    /// Puts `task` in the LIFO slot, returning the task it displaced.
+    fn replace_lifo(&self, task: Notified) -> Option<Notified> {
+        let prev = self.lifo.swap(task.into_raw().as_ptr(), Ordering::AcqRel);
+        // SAFETY: as in `take_lifo`.
+        NonNull::new(prev).map(|p| unsafe { Notified::from_raw(p) })
+    }
+
+    fn has_work(&self) -> bool {
+        !self.queue.is_empty() || !self.lifo.load(Ordering::Acquire).is_null()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        workers: Box<[Remote]>,
+        driver: Arc<SharedDriver>,
+        on_thread_start: Option<ThreadHook>,
+        on_thread_stop: Option<ThreadHook>,
+    ) -> Self {
+        let n = workers.len();
+        Shared {
+            workers,
+            inject: Inject::new(),
+            idle: Idle::new(n),
+            owned: OwnedTasks::new(),
+            driver,
+            shutdown: AtomicBool::new(false),
+            owned_closed: AtomicBool::new(false),
+            steals: AtomicU64::new(0),
+            on_thread_start,
+            on_thread_stop,
+        }
+    }
+
+    /// Queues a newly spawned task: the back of this worker's ring, or the injector.
+    pub(crate) fn schedule_spawn(&self, task: Notified) {
+        let task = match with_local_worker(self, |cx| cx.index) {
+            Some(index) => {
+                // SAFETY: we are worker `index`'s own thread.
+                unsafe { self.workers[index].queue.push_back(task, &self.inject) };
+                self.notify_parked();
+                return;
+            }
+            None => task,
+        };
+        self.push_remote(task);
+    }
+
+    fn schedule_task(&self, task: Notified, is_yield: bool) {
+        let local = with_local_worker(self, |cx| cx.index);
+        let Some(index) = local else {
+            self.push_remote(task);
+            return;
+        };
+        let remote = &self.workers[index];
+        let task = if is_yield {
+            task
+        } else {
+            match remote.replace_lifo(task) {
+                None => return,
+                Some(displaced) => displaced,
+            }
+        };
+        // SAFETY: we are worker `index`'s own thread.
+        unsafe { remote.queue.push_back(task, &self.inject) };
+        self.notify_parked();
+    }
+
+    fn push_remote(&self, task: Notified) {
+        match self.inject.push(task) {
+            Ok(()) => self.notify_parked(),
+            Err(task) => drop(task), // shutting down: the task was cancelled
+        }
+    }
+
+    /// Wakes one sleeping worker if nobody is searching for work.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.workers[worker].parker.unpark();
+        }
+    }
+
+    fn any_work(&self) -> bool {
+        !self.inject.is_empty() || self.workers.iter().any(Remote::has_work)
+    }
+
+    /// Cancels every task (once), dropping idle futures on the calling worker.
+    fn close_owned(&self) {
+        if !self.owned_closed.swap(true, Ordering::AcqRel) {
+            for task in self.owned.close_and_drain() {
+                task.shutdown();
+            }
+        }
+    }
+
+    /// Starts shutdown: workers leave their loops at the next check.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for w in self.workers.iter() {
+            w.parker.unpark();
+        }
+    }
+
+    /// Drops what the injector still holds (after the workers stopped).
+    pub(crate) fn finish_shutdown(&self) {
+        self.close_owned();
+        drop(self.inject.close());
+    }
+}
+
+impl Schedule for StealScheduler {
+    fn schedule(&self, task: Notified) {
+        self.0.schedule_task(task, false);
+    }
+
+    fn yield_now(&self, task: Notified) {
+        self.0.schedule_task(task, true);
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.0.owned.remove(task)
+    }
+}
+
+/// The body of worker thread `index`.
+pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
+    if let Some(hook) = &shared.on_thread_start {
+        hook();
+    }
+    let cx = Context {
+        shared: shared.clone(),
+        index,
+        is_searching: Cell::new(false),
+        tick: Cell::new(0),
+        rng: Cell::new(
+            0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        ),
+    };
+    struct ClearWorker;
+    impl Drop for ClearWorker {
+        fn drop(&mut self) {
+            WORKER.with(|w| w.set(None));
+        }
+    }
+    WORKER.with(|w| w.set(Some(NonNull::from(&cx))));
+    let _clear = ClearWorker;
+    cx.run();
+    cx.drain_on_exit();
+    drop(_clear);
+    if let Some(hook) = &shared.on_thread_stop {
+        hook();
+    }
+}
+
+impl Context {
+    fn remote(&self) -> &Remote {
+        &self.shared.workers[self.index]
+    }
+
+    fn run(&self) {
+        let shared = &*self.shared;
+        loop {
+            if shared.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if tick.is_multiple_of(EVENT_INTERVAL) {
+                shared.driver.poll_nonblocking();
+            }
+            if let Some(task) = self.next_local_task(tick) {
+                self.run_task(task);
+                continue;
+            }
+            if let Some(task) = self.steal_work() {
+                self.run_task(task);
+                continue;
+            }
+            self.park();
+        }
+    }
+
+    fn next_local_task(&self, tick: u32) -> Option<Notified> {
+        let shared = &*self.shared;
+        if tick.is_multiple_of(GLOBAL_INTERVAL)
+            && let Some(task) = shared.inject.pop()
+        {
+            return Some(task);
+        }
+        // SAFETY: this is the worker's own thread.
+        if let Some(task) = unsafe { self.remote().queue.pop() } {
+            return Some(task);
+        }
+        if let Some(task) = self.remote().take_lifo() {
+            return Some(task);
+        }
+        // Pull a fair share of the injector into the ring.
+        let share = (shared.inject.len() / shared.workers.len() + 1).min(CAPACITY / 2);
+        let mut first = None;
+        shared.inject.pop_batch(share, |task| {
+            if first.is_none() {
+                first = Some(task);
+            } else {
+                // SAFETY: this is the worker's own thread.
+                unsafe { self.remote().queue.push_back(task, &shared.inject) };
+            }
+        });
+        first
+    }
+
+    fn run_task(&self, task: Notified) {
+        if self.is_searching.replace(false) && self.shared.idle.stop_searching() {
+            // The last searcher found work: wake another to keep looking.
+            self.shared.notify_parked();
+        }
+        task.run();
+        for _ in 0..MAX_LIFO_POLLS {
+            match self.remote().take_lifo() {
+                Some(next) if coop::has_budget_remaining() => next.run(),
+                Some(next) => {
+                    self.requeue(next);
+                    return;
+                }
+                None => return,
+            }
+        }
+        if let Some(next) = self.remote().take_lifo() {
+            self.requeue(next);
+        }
+    }
+
+    fn requeue(&self, task: Notified) {
+        // SAFETY: this is the worker's own thread.
+        unsafe { self.remote().queue.push_back(task, &self.shared.inject) };
+    }
+
+    fn next_random(&self, n: usize) -> usize {
+        // xorshift64*: cheap and good enough to spread steal victims.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize % n
+    }
+
+    fn steal_work(&self) -> Option<Notified> {
+        let shared = &*self.shared;
+        if !self.is_searching.get() {
+            if !shared.idle.try_start_searching() {
+                return None;
+            }
+            self.is_searching.set(true);
+        }
+        let n = shared.workers.len();
+        let start = self.next_random(n);
+        let me = self.remote();
+        for i in 0..n {
+            let victim_index = (start + i) % n;
+            if victim_index == self.index {
+                continue;
+            }
+            let victim = &shared.workers[victim_index];
+            // SAFETY: we own `me` (our own queue) and it is not the victim's.
+            if let Some(task) = unsafe { victim.queue.steal_into(&me.queue) } {
+                shared.steals.fetch_add(1, Ordering::Relaxed);
+                return Some(task);
+            }
+            if let Some(task) = victim.take_lifo() {
+                shared.steals.fetch_add(1, Ordering::Relaxed);
+                return Some(task);
+            }
+        }
+        shared.inject.pop()
+    }
+
+    fn park(&self) {
+        let shared = &*self.shared;
+        let was_searching = self.is_searching.replace(false);
+        let last_searcher = shared.idle.park(self.index, was_searching);
+        if last_searcher && shared.any_work() {
+            shared.notify_parked();
+        }
+        if !shared.shutdown.load(Ordering::SeqCst) {
+            self.remote().parker.park(None);
+        }
+        let notified = shared.idle.unpark(self.index);
+        self.is_searching.set(notified);
+    }
+
+    /// On shutdown: cancel every task (the first worker out does it, dropping futures
+    /// here, on a worker), then drop what is still queued locally.
+    fn drain_on_exit(&self) {
+        if self.is_searching.replace(false) {
+            self.shared.idle.stop_searching();
+        }
+        self.shared.close_owned();
+        // SAFETY: this is the worker's own thread.
+        while let Some(task) = unsafe { self.remote().queue.pop() } {
+            drop(task);
+        }
+        drop(self.remote().take_lifo());
+    }
+}
