@@ -28,6 +28,20 @@ pub fn with_budget<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` with no budget at all, as outside any task poll (tokio's `coop::stop`): the
+/// blocking pool runs its closures this way, since a closure on a pool thread has no
+/// executor to yield to. Restores the previous budget afterwards (also on unwind).
+pub(crate) fn without_budget<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<u8>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REMAINING.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REMAINING.with(|r| r.replace(None)));
+    f()
+}
+
 /// Spends one unit of budget. `Pending` (after waking the task) when none is left.
 pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     REMAINING.with(|r| match r.get() {

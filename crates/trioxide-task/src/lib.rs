@@ -1,5 +1,6 @@
 //! The task core of trioxide: one-allocation tasks with a bit-packed atomic state word,
-//! allocation-free wakers, `JoinHandle` with cancellation, and executors.
+//! allocation-free wakers, `JoinHandle` with cancellation, executors, and the blocking
+//! thread pool ([`BlockingPool`]).
 //!
 //! This crate knows nothing of I/O: an executor waits for work through the [`Park`] trait,
 //! and the `trioxide` facade plugs the reactor in there.
@@ -21,6 +22,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod blocking;
 pub mod coop;
 mod loom;
 mod park;
@@ -28,6 +30,7 @@ mod sched;
 mod task;
 mod yield_now;
 
+pub use blocking::{BlockingConfig, BlockingPool};
 pub use park::{Park, ThreadPark, Unpark};
 pub use sched::local::{
     EVENT_INTERVAL, LocalExecutor, NoExecutor, Spawner, current_spawner, spawn_local,
