@@ -20,7 +20,8 @@
 //! The pieces: [`run`] / [`Runtime`] (the event loop), [`spawn`] / [`JoinHandle`] (tasks),
 //! [`time`] (sleep, timeout, interval), [`net`] (TCP, UDP, Unix sockets), [`io`]
 //! (futures-io traits and helpers), [`LocalExecutor`] (a loop you drive by hand) and
-//! [`sync`] (channels and queues, from `trioxide-sync`).
+//! [`sync`] (channels and queues, from `trioxide-sync`). With the `macros` feature (on by
+//! default), [`main`] and [`test`] run an `async fn` on a runtime.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -35,6 +36,51 @@ pub use trioxide_sync as sync;
 pub use trioxide_task::{
     JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskId, YieldNow, coop, yield_now,
 };
+
+/// Runs an `async fn main` on a trioxide runtime, built from the attribute's options with
+/// [`Runtime::builder()`](Runtime::builder) (asyncio's `asyncio.run(main())` as an
+/// attribute).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[trioxide::main(flavor = "current_thread", io = "epoll")]
+/// async fn main() -> Result<(), trioxide::JoinError> {
+///     let task = trioxide::spawn(async {
+///         trioxide::time::sleep(Duration::from_millis(5)).await;
+///         21 * 2
+///     });
+///     assert_eq!(task.await?, 42);
+///     Ok(())
+/// }
+/// ```
+///
+/// Options: `flavor = "current_thread" | "work_stealing" | "thread_per_core"`,
+/// `worker_threads = N` (multi-threaded flavors only) and
+/// `io = "auto" | "io_uring" | "epoll"`; without options, the builder's defaults. If the
+/// runtime cannot be built, `main` panics with
+/// `trioxide::main: could not build the runtime: {error}`.
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use trioxide_macros::main;
+
+/// Runs an `async fn` test on a fresh trioxide runtime; takes the same options as
+/// [`main`](macro@main).
+///
+/// ```
+/// #[trioxide::test(io = "epoll")]
+/// async fn spawned_tasks_finish() {
+///     let task = trioxide::spawn(async { 1 + 1 });
+///     assert_eq!(task.await.unwrap(), 2);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Other attributes (`#[should_panic]`, `#[ignore]`) stay on the generated `#[test]`
+/// function; do not add `#[test]` yourself.
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use trioxide_macros::test;
 
 use std::future::Future;
 

@@ -1,0 +1,4 @@
+//! The attribute goes on an `async fn` only.
+
+#[trioxide::main]
+fn main() {}

@@ -1,0 +1,4 @@
+//! An option name the macro does not know.
+
+#[trioxide::main(flavour = "current_thread")]
+async fn main() {}
