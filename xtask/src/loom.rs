@@ -7,6 +7,7 @@ use crate::shell::{cargo, project_root, run_cmd};
 /// Every loom target: (package, cargo test selector arguments).
 const TARGETS: &[(&str, &[&str])] = &[
     ("trioxide-task", &["--test", "loom_state"]),
+    ("trioxide-task", &["--test", "loom_blocking"]),
     ("trioxide-task", &["--lib", "loom_"]),
 ];
 
