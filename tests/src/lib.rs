@@ -36,6 +36,15 @@ macro_rules! rt_test {
                 );
                 rt.block_on(async $body)
             }
+            $(#[$meta])*
+            #[test]
+            fn work_stealing_epoll() {
+                let rt = $crate::runtime(
+                    ::trioxide::runtime::Flavor::WorkStealing,
+                    ::trioxide::runtime::Io::Epoll,
+                );
+                rt.block_on(async $body)
+            }
         }
     };
 }

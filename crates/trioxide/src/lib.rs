@@ -99,10 +99,15 @@ where
     runtime::with_current("trioxide::spawn", |handle| handle.spawn(future))
 }
 
-/// Spawns a `!Send` task on the current thread's runtime.
+/// Spawns a `!Send` task on the current thread.
+///
+/// It runs on the thread that called it: on a `CurrentThread` runtime that is the
+/// runtime's thread; on a `WorkStealing` runtime it must be called from the root future
+/// (inside `block_on` / `run`), whose thread runs such tasks.
 ///
 /// # Panics
-/// Outside a runtime, like [`spawn`].
+/// Outside a runtime, like [`spawn`]; and on a work-stealing worker thread, whose tasks
+/// may move between threads.
 #[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
@@ -110,10 +115,53 @@ where
 {
     match trioxide_task::try_spawn_local(future) {
         Ok(handle) => handle,
-        Err(_) => {
-            panic!(
-                "trioxide::spawn_local called outside a runtime; wrap the code in trioxide::run(..)"
-            )
-        }
+        Err(_) if Handle::try_current().is_ok() => panic!(
+            "trioxide::spawn_local called on a work-stealing worker thread, where tasks move \
+             between threads; call it from the root future (inside trioxide::run), or use \
+             Flavor::CurrentThread, or trioxide::spawn for Send futures"
+        ),
+        Err(_) => panic!(
+            "trioxide::spawn_local called outside a runtime; wrap the code in trioxide::run(..)"
+        ),
     }
+}
+
+/// Runs a blocking or CPU-heavy closure on the runtime's blocking pool and returns a
+/// handle to its result (asyncio's `await asyncio.to_thread(f)`). The async threads keep
+/// running other tasks meanwhile.
+///
+/// Cancelling the handle before the closure started means it never runs; once it runs,
+/// it cannot be interrupted.
+///
+/// ```
+/// let result = trioxide::run(async {
+///     trioxide::to_thread(|| {
+///         std::thread::sleep(std::time::Duration::from_millis(10)); // blocking
+///         "Task completed"
+///     })
+///     .await
+///     .unwrap()
+/// });
+/// assert_eq!(result, "Task completed");
+/// ```
+///
+/// # Panics
+/// Outside a runtime, like [`spawn`].
+#[track_caller]
+pub fn to_thread<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    runtime::with_current("trioxide::to_thread", |handle| handle.spawn_blocking(f))
+}
+
+/// tokio's name for [`to_thread`].
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    runtime::with_current("trioxide::spawn_blocking", |handle| handle.spawn_blocking(f))
 }

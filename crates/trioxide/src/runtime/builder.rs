@@ -3,15 +3,15 @@
 
 use super::Runtime;
 use std::fmt;
+use std::time::Duration;
 
 /// How tasks are scheduled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Flavor {
-    /// One thread runs everything (asyncio's model). The default until the work-stealing
-    /// scheduler lands.
-    #[default]
+    /// One thread runs everything (asyncio's model).
     CurrentThread,
-    /// N workers stealing work from each other (tokio's multi-thread model).
+    /// N workers stealing work from each other (tokio's multi-thread model). The default.
+    #[default]
     WorkStealing,
     /// N independent single-threaded executors, one per core (glommio / monoio's model).
     ThreadPerCore,
@@ -56,6 +56,9 @@ pub enum BuildError {
     /// `worker_threads(0)`.
     #[error("worker_threads must be at least 1 (got 0)")]
     ZeroWorkerThreads,
+    /// `max_blocking_threads(0)`.
+    #[error("max_blocking_threads must be at least 1 (got 0)")]
+    ZeroBlockingThreads,
     /// The OS refused a resource the runtime needs (epoll instance, eventfd, thread).
     #[error("could not create the runtime's {what}: {source}")]
     Io {
@@ -80,6 +83,9 @@ pub struct Builder {
     pub(crate) worker_threads: Option<usize>,
     pub(crate) io: Io,
     pub(crate) debug: bool,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) thread_keep_alive: Duration,
+    pub(crate) thread_name: String,
 }
 
 impl Default for Builder {
@@ -89,8 +95,9 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// The defaults: current-thread flavor, automatic I/O backend, debug mode from the
-    /// `TRIOXIDE_DEBUG` environment variable.
+    /// The defaults: work stealing with one worker per core, automatic I/O backend, up
+    /// to 512 blocking threads kept 10 s when idle, debug mode from the `TRIOXIDE_DEBUG`
+    /// environment variable.
     pub fn new() -> Self {
         let debug = std::env::var_os("TRIOXIDE_DEBUG").is_some_and(|v| v != "0" && !v.is_empty());
         Builder {
@@ -98,6 +105,9 @@ impl Builder {
             worker_threads: None,
             io: Io::default(),
             debug,
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
+            thread_name: "trioxide".into(),
         }
     }
 
@@ -126,27 +136,38 @@ impl Builder {
         self
     }
 
+    /// Most threads the blocking pool (`to_thread`) may start (default 512).
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits (default 10 s).
+    pub fn thread_keep_alive(&mut self, d: Duration) -> &mut Self {
+        self.thread_keep_alive = d;
+        self
+    }
+
+    /// Name prefix of the runtime's threads (default `"trioxide"`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
     /// Builds the runtime.
     pub fn build(&self) -> Result<Runtime, BuildError> {
         if self.worker_threads == Some(0) {
             return Err(BuildError::ZeroWorkerThreads);
         }
-        match self.flavor {
-            Flavor::CurrentThread => {}
-            Flavor::WorkStealing => {
-                return Err(BuildError::Unsupported(
-                    "Flavor::WorkStealing is not available in this version of trioxide yet; \
-                     use Flavor::CurrentThread"
-                        .into(),
-                ));
-            }
-            Flavor::ThreadPerCore => {
-                return Err(BuildError::Unsupported(
-                    "Flavor::ThreadPerCore is not available in this version of trioxide yet; \
-                     use Flavor::CurrentThread"
-                        .into(),
-                ));
-            }
+        if self.max_blocking_threads == 0 {
+            return Err(BuildError::ZeroBlockingThreads);
+        }
+        if self.flavor == Flavor::ThreadPerCore {
+            return Err(BuildError::Unsupported(
+                "Flavor::ThreadPerCore is not available in this version of trioxide yet; \
+                 use Flavor::WorkStealing or Flavor::CurrentThread"
+                    .into(),
+            ));
         }
         let backend = match self.io {
             Io::Auto | Io::Epoll => IoBackend::Epoll,
@@ -158,6 +179,6 @@ impl Builder {
                 ));
             }
         };
-        Runtime::new_current_thread(self, backend)
+        Runtime::build(self, self.flavor, backend)
     }
 }

@@ -2,18 +2,29 @@
 //! and the sockets use. Set by `block_on` for its duration, so code inside a runtime finds
 //! it and code outside gets a clear error.
 
-use super::builder::IoBackend;
+use super::builder::{Flavor, IoBackend};
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use trioxide_reactor::Reactor;
 use trioxide_reactor::timers::Timers;
-use trioxide_task::{JoinHandle, Spawner};
+use trioxide_task::{BlockingPool, JoinHandle, Spawner, StealSpawner};
+
+/// Where `spawn` sends tasks.
+pub(crate) enum SpawnTarget {
+    /// The current-thread executor.
+    Local(Spawner),
+    /// The work-stealing pool.
+    Steal(StealSpawner),
+}
 
 /// What a handle reaches: the scheduler, the reactor and the timers.
 pub(crate) struct Shared {
-    pub(crate) spawner: Spawner,
+    /// Set once, right after the scheduler is built.
+    pub(crate) spawn: std::sync::OnceLock<SpawnTarget>,
+    pub(crate) blocking: BlockingPool,
+    pub(crate) flavor: Flavor,
     pub(crate) reactor: Arc<Reactor>,
     pub(crate) timers: Arc<Timers>,
     pub(crate) backend: IoBackend,
@@ -62,7 +73,24 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send,
     {
-        self.shared.spawner.spawn(future)
+        match self.shared.spawn.get().expect("the scheduler is built with the handle") {
+            SpawnTarget::Local(s) => s.spawn(future),
+            SpawnTarget::Steal(s) => s.spawn(future),
+        }
+    }
+
+    /// Runs a blocking closure on this runtime's blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn_blocking(f)
+    }
+
+    /// The scheduler flavor of this runtime.
+    pub fn flavor(&self) -> Flavor {
+        self.shared.flavor
     }
 
     /// The I/O backend this runtime uses.
@@ -134,4 +162,16 @@ pub(crate) fn with_current<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
 pub(crate) fn enter_runtime_for_drop(handle: &Handle) -> ContextGuard {
     let prev = CURRENT.with(|c| c.replace(Some(handle.clone())));
     ContextGuard { prev }
+}
+
+/// Makes a worker thread part of its runtime for the thread's whole life.
+pub(crate) fn enter_worker_thread(shared: &std::sync::Weak<Shared>) {
+    let handle = shared.upgrade().map(|shared| Handle { shared });
+    CURRENT.with(|c| *c.borrow_mut() = handle);
+}
+
+/// Clears a worker thread's runtime context before it exits.
+pub(crate) fn leave_worker_thread() {
+    let handle = CURRENT.with(|c| c.borrow_mut().take());
+    drop(handle);
 }

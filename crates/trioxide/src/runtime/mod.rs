@@ -1,8 +1,11 @@
-//! The runtime: a scheduler joined to a reactor and timers, built by [`Builder`].
+//! The runtime: a scheduler joined to a reactor, timers and a blocking pool, built by
+//! [`Builder`].
 //!
-//! Today's flavor is `CurrentThread`: a `LocalExecutor` that parks in the epoll reactor.
-//! The work-stealing and thread-per-core flavors plug in behind the same `Runtime` and
-//! `Handle` API.
+//! - `CurrentThread`: a `LocalExecutor` that parks in the reactor; everything runs on the
+//!   thread that calls `block_on`.
+//! - `WorkStealing` (the default): a pool of workers; one idle worker at a time waits in
+//!   the reactor. `block_on` runs the root future on the calling thread in a small
+//!   `LocalExecutor`, so `spawn_local` works there.
 
 mod builder;
 mod context;
@@ -12,11 +15,16 @@ pub use builder::{BuildError, Builder, Flavor, Io, IoBackend};
 pub(crate) use context::with_current;
 pub use context::{Handle, NoRuntime};
 
+use context::SpawnTarget;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use trioxide_reactor::Reactor;
 use trioxide_reactor::timers::Timers;
-use trioxide_task::{JoinHandle, LocalExecutor};
+use trioxide_task::{
+    BlockingConfig, BlockingPool, JoinHandle, LocalExecutor, ThreadPark, WorkStealing,
+    WorkStealingConfig,
+};
 
 /// A trioxide runtime (asyncio's event loop).
 ///
@@ -30,16 +38,19 @@ use trioxide_task::{JoinHandle, LocalExecutor};
 /// ```
 ///
 /// Dropping the runtime cancels every task still alive (their futures are dropped on the
-/// runtime's thread) and shuts the reactor down, so I/O objects that outlive it fail with
-/// an error instead of hanging.
+/// runtime's own threads), stops the blocking pool and shuts the reactor down, so I/O
+/// objects that outlive it fail with an error instead of hanging.
 pub struct Runtime {
-    /// Always `Some` until `drop`.
-    executor: Option<LocalExecutor>,
+    /// Runs the root future (and, for `CurrentThread`, every task). `Some` until drop.
+    local: Option<LocalExecutor>,
+    /// The workers of `WorkStealing`.
+    pool: Option<WorkStealing>,
+    blocking: BlockingPool,
     handle: Handle,
 }
 
 impl Runtime {
-    /// A runtime with the default configuration.
+    /// A runtime with the default configuration (work stealing, one worker per core).
     pub fn new() -> Result<Runtime, BuildError> {
         Builder::new().build()
     }
@@ -49,46 +60,72 @@ impl Runtime {
         Builder::new()
     }
 
-    pub(crate) fn new_current_thread(
+    pub(crate) fn build(
         builder: &Builder,
+        flavor: Flavor,
         backend: IoBackend,
     ) -> Result<Runtime, BuildError> {
-        let reactor = Reactor::epoll().map_err(|source| BuildError::Io {
-            what: "epoll instance",
-            source,
-        })?;
+        let reactor =
+            Reactor::epoll().map_err(|source| BuildError::Io { what: "epoll instance", source })?;
         let timers = Timers::new();
-        let executor = LocalExecutor::with_park(park::ReactorPark {
-            reactor: reactor.clone(),
-            timers: timers.clone(),
+        let driver = park::ReactorPark { reactor: reactor.clone(), timers: timers.clone() };
+        let blocking = BlockingPool::new(BlockingConfig {
+            max_threads: builder.max_blocking_threads,
+            keep_alive: builder.thread_keep_alive,
+            thread_name: format!("{}-blocking", builder.thread_name),
         });
         let handle = Handle {
             shared: Arc::new(context::Shared {
-                spawner: executor.spawner(),
-                reactor,
-                timers,
+                spawn: std::sync::OnceLock::new(),
+                blocking: blocking.clone(),
+                reactor: reactor.clone(),
+                timers: timers.clone(),
                 backend,
+                flavor,
                 debug: builder.debug,
             }),
         };
-        Ok(Runtime {
-            executor: Some(executor),
-            handle,
-        })
+        let (local, pool, target) = match flavor {
+            Flavor::CurrentThread => {
+                let local = LocalExecutor::with_park(driver);
+                let target = SpawnTarget::Local(local.spawner());
+                (local, None, target)
+            }
+            Flavor::WorkStealing => {
+                let workers = builder.worker_threads.unwrap_or_else(default_workers);
+                // Workers enter the runtime context as they start. The hook holds a weak
+                // reference so the pool does not keep its own handle alive.
+                let weak = Arc::downgrade(&handle.shared);
+                let config = WorkStealingConfig {
+                    workers,
+                    thread_name: builder.thread_name.clone(),
+                    on_thread_start: Some(Arc::new(move || context::enter_worker_thread(&weak))),
+                    on_thread_stop: Some(Arc::new(context::leave_worker_thread)),
+                };
+                let pool = WorkStealing::new(config, Box::new(driver))
+                    .map_err(|source| BuildError::Io { what: "worker threads", source })?;
+                let target = SpawnTarget::Steal(pool.spawner());
+                (LocalExecutor::with_park(ThreadPark::new()), Some(pool), target)
+            }
+            Flavor::ThreadPerCore => unreachable!("rejected by Builder::build"),
+        };
+        if handle.shared.spawn.set(target).is_err() {
+            unreachable!("the spawn target is set once");
+        }
+        Ok(Runtime { local: Some(local), pool, blocking, handle })
     }
 
-    /// Runs `future` to completion on this thread, driving every task, timer and socket
-    /// of the runtime meanwhile.
+    /// Runs `future` to completion on this thread, driving the runtime meanwhile.
     ///
     /// # Panics
     /// If called from inside a runtime (use `.await` there).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _context = context::enter_runtime(&self.handle);
-        self.executor().block_on(future)
+        self.local().block_on(future)
     }
 
-    /// Spawns a task; it runs while the runtime is driven by `block_on`.
+    /// Spawns a task on the runtime.
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -97,10 +134,17 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
-    fn executor(&self) -> &LocalExecutor {
-        self.executor
-            .as_ref()
-            .expect("the executor lives until the runtime is dropped")
+    /// Runs a blocking closure on the runtime's blocking pool (see [`crate::to_thread`]).
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    fn local(&self) -> &LocalExecutor {
+        self.local.as_ref().expect("the executor lives until the runtime is dropped")
     }
 
     /// A handle to this runtime, for other threads.
@@ -113,26 +157,63 @@ impl Runtime {
         self.handle.io_backend()
     }
 
+    /// The scheduler flavor.
+    pub fn flavor(&self) -> Flavor {
+        self.handle.flavor()
+    }
+
     /// Tasks spawned and not yet finished.
     pub fn live_tasks(&self) -> usize {
-        self.executor().live_tasks()
+        self.local().live_tasks() + self.pool.as_ref().map_or(0, WorkStealing::live_tasks)
     }
+
+    /// Shuts down, waiting at most `timeout` for the workers and blocking threads: every
+    /// task is cancelled (its future dropped on a worker); a thread still busy when the
+    /// time runs out (a blocking task) is left detached. Returns whether everything
+    /// stopped in time.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shutdown(timeout)
+    }
+
+    fn shutdown(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let left = || deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+        let mut in_time = true;
+        if let Some(pool) = self.pool.take() {
+            in_time &= pool.shutdown_timeout(left());
+            if in_time {
+                drop(pool);
+            } else {
+                std::mem::forget(pool); // its busy worker still runs; never join it
+            }
+        }
+        // Cancel the root executor's tasks inside the context, so their destructors may
+        // still use the runtime.
+        let context = context::enter_runtime_for_drop(&self.handle);
+        drop(self.local.take());
+        drop(context);
+        in_time &= self.blocking.shutdown(left());
+        self.handle.reactor().shutdown();
+        in_time
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Cancel the tasks first (inside the context, so their destructors may still use
-        // the runtime), then fail any I/O object that outlives us.
-        let context = context::enter_runtime_for_drop(&self.handle);
-        drop(self.executor.take());
-        drop(context);
-        self.handle.reactor().shutdown();
+        if self.local.is_some() {
+            self.shutdown(Duration::MAX);
+        }
     }
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
+            .field("flavor", &self.flavor())
             .field("io_backend", &self.io_backend())
             .field("live_tasks", &self.live_tasks())
             .finish()

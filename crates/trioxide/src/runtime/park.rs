@@ -21,17 +21,28 @@ impl Unpark for ReactorUnpark {
     }
 }
 
-impl Park for ReactorPark {
-    fn park(&mut self, timeout: Option<Duration>) {
-        let next_timer = self.timers.next_timeout(Instant::now());
-        let wait = match (timeout, next_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+impl ReactorPark {
+    fn turn(&self, wait: Option<Duration>) {
         if let Err(err) = self.reactor.turn(wait) {
             // epoll_wait only fails on programming errors (EBADF/EINVAL); report them
             // rather than spinning silently.
             eprintln!("trioxide: the I/O driver failed: {err}");
+        }
+    }
+}
+
+impl Park for ReactorPark {
+    fn park(&mut self, timeout: Option<Duration>) {
+        if timeout.is_some_and(|t| t.is_zero()) {
+            self.turn(timeout);
+        } else {
+            let next_timer = self.timers.prepare_park(Instant::now());
+            let wait = match (timeout, next_timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.turn(wait);
+            self.timers.finish_park();
         }
         self.timers.process(Instant::now());
     }

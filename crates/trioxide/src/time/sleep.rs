@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use trioxide_reactor::time::TimerKey;
+use trioxide_reactor::timers::Registered;
 
 /// Waits for `duration` (asyncio's `await asyncio.sleep(seconds)`).
 ///
@@ -84,10 +85,15 @@ impl Future for Sleep {
             Some((handle, key)) => handle.timers().update_waker(*key, cx.waker()),
             None => {
                 let armed = with_current("trioxide::time::sleep", |handle| {
-                    let key = handle
-                        .timers()
-                        .register(this.deadline.into_std(), cx.waker());
-                    key.map(|key| (handle.clone(), key))
+                    match handle.timers().register(this.deadline.into_std(), cx.waker()) {
+                        Registered::AlreadyDue => None,
+                        Registered::Armed { key, wake_driver } => {
+                            if wake_driver {
+                                handle.reactor().unpark();
+                            }
+                            Some((handle.clone(), key))
+                        }
+                    }
                 });
                 let ok = armed.is_some();
                 this.armed = armed;
