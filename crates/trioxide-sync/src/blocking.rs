@@ -1,0 +1,104 @@
+//! Blocking bridges and spin back-off.
+//!
+//! [`block_on`] drives one future to completion on the calling thread with a waker that
+//! unparks it — the classic park/unpark executor (as in `futures::executor::block_on` and
+//! `pollster`). The `*_blocking` methods of the channels are `block_on` of their async
+//! twins, so the two share one code path and one waiter protocol.
+//!
+//! [`Backoff`] is crossbeam-utils' exponential back-off, reduced: spin a few rounds, then
+//! yield the thread. Under loom every round yields, so the model checker can schedule the
+//! thread the spinner is waiting for.
+
+use crate::loom::thread;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Unparks the thread that is blocked in [`block_on`].
+struct ThreadWaker(thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: StdArc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` to completion on this thread, parking between polls.
+///
+/// Must not be called from inside an async task: it blocks the executor's thread.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    // `std::sync::Arc` here is the waker's own reference count, not shared state, so it
+    // need not go through the loom shim.
+    let waker = Waker::from(StdArc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
+    }
+}
+
+/// Exponential back-off for the short spins of the lock-free rings.
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    /// Spins before this many steps, yields after.
+    const SPIN_LIMIT: u32 = 6;
+
+    /// A fresh back-off.
+    pub(crate) fn new() -> Self {
+        Self { step: 0 }
+    }
+
+    /// Waits a little, longer each call: spin, then yield the thread.
+    pub(crate) fn snooze(&mut self) {
+        if cfg!(trioxide_loom) || self.step > Self::SPIN_LIMIT {
+            thread::yield_now();
+        } else {
+            for _ in 0..1u32 << self.step {
+                std::hint::spin_loop();
+            }
+            self.step += 1;
+        }
+    }
+}
+
+#[cfg(all(test, not(trioxide_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_on_ready_and_cross_thread_wake() {
+        assert_eq!(block_on(async { 7 }), 7);
+        let (tx, rx) = std::sync::mpsc::channel::<Waker>();
+        let handle = std::thread::spawn(move || rx.recv().unwrap().wake());
+        let mut sent = Some(tx);
+        let out = block_on(std::future::poll_fn(|cx| match sent.take() {
+            Some(tx) => {
+                tx.send(cx.waker().clone()).unwrap();
+                Poll::Pending
+            }
+            None => Poll::Ready(1),
+        }));
+        assert_eq!(out, 1);
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn backoff_terminates() {
+        let mut b = Backoff::new();
+        for _ in 0..20 {
+            b.snooze();
+        }
+    }
+}
