@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(w.status(c), Status::NotifiedAll);
         // Keys are reused only after removal.
         let d = w.insert(Waker::noop(), 4);
-        assert_eq!(d, b);
+        assert_eq!(d, a);
     }
 
     #[test]
