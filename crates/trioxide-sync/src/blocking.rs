@@ -5,7 +5,7 @@
 //! `pollster`). The `*_blocking` methods of the channels are `block_on` of their async
 //! twins, so the two share one code path and one waiter protocol.
 //!
-//! [`Backoff`] is crossbeam-utils' exponential back-off, reduced: spin a few rounds, then
+//! [`Backoff`] and [`CachePadded`] are crossbeam-utils' exponential back-off, reduced: spin a few rounds, then
 //! yield the thread. Under loom every round yields, so the model checker can schedule the
 //! thread the spinner is waiting for.
 
@@ -45,6 +45,19 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Pads and aligns a value to 128 bytes (two cache lines, for adjacent-line prefetch), so
+/// a channel's head and tail do not false-share (crossbeam-utils' `CachePadded`).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Exponential back-off for the short spins of the lock-free rings.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
@@ -58,6 +71,20 @@ impl Backoff {
     /// A fresh back-off.
     pub(crate) fn new() -> Self {
         Self { step: 0 }
+    }
+
+    /// Spins briefly (a CAS lost to another thread: retry soon).
+    pub(crate) fn spin(&mut self) {
+        if cfg!(trioxide_loom) {
+            thread::yield_now();
+            return;
+        }
+        for _ in 0..1u32 << self.step.min(Self::SPIN_LIMIT) {
+            std::hint::spin_loop();
+        }
+        if self.step <= Self::SPIN_LIMIT {
+            self.step += 1;
+        }
     }
 
     /// Waits a little, longer each call: spin, then yield the thread.

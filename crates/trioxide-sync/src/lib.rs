@@ -15,8 +15,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod atomic_waker;
 mod blocking;
 mod loom;
+pub mod mpsc;
 mod queue;
 mod waiters;
 

@@ -18,6 +18,9 @@
 //!    This is what makes `recv`, `get` and `acquire` cancel-safe: a woken-then-dropped
 //!    waiter never swallows a wake-up.
 
+use crate::lock;
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::AcqRel};
 use std::collections::VecDeque;
 use std::task::Waker;
 
@@ -194,6 +197,76 @@ impl<D> Waiters<D> {
             *slot = Slot::Notified { data, all: true };
             out.push(waker);
         }
+    }
+}
+
+/// A [`Waiters`] list with its own lock and a lock-free "anyone queued?" check, for the
+/// lock-free channels: the side that frees a slot or publishes a message calls
+/// [`WaitList::notify_one`], which costs one uncontended RMW when nobody waits.
+///
+/// The count `queued` is only written with RMWs under the lock and read with an RMW, so
+/// "register, then re-check the channel" on the waiting side and "publish, then
+/// `notify_one`" on the other side cannot both miss: the later RMW on `queued` either sees
+/// the registration or synchronises with the publisher and so sees its publication.
+#[derive(Debug)]
+pub(crate) struct WaitList {
+    waiters: Mutex<Waiters>,
+    queued: AtomicUsize,
+}
+
+impl WaitList {
+    /// An empty list.
+    pub(crate) fn new() -> Self {
+        Self {
+            waiters: Mutex::new(Waiters::new()),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    /// Registers the waiter `key` (inserting it when `None`) with `waker`.
+    pub(crate) fn register(&self, key: &mut Option<usize>, waker: &Waker) {
+        let mut w = lock(&self.waiters);
+        w.register(key, waker, ());
+        self.queued.swap(w.len(), AcqRel);
+    }
+
+    /// Removes waiter `key`; returns its status (the caller passes on a `Notified` one).
+    pub(crate) fn remove(&self, key: usize) -> Status {
+        let mut w = lock(&self.waiters);
+        let (status, ()) = w.remove(key);
+        self.queued.swap(w.len(), AcqRel);
+        status
+    }
+
+    /// Removes waiter `key` and, if it had been notified, notifies the next one.
+    pub(crate) fn remove_and_pass_on(&self, key: usize) {
+        if self.remove(key) == Status::Notified {
+            self.notify_one();
+        }
+    }
+
+    /// Wakes the oldest queued waiter, if any.
+    pub(crate) fn notify_one(&self) {
+        if self.queued.fetch_add(0, AcqRel) == 0 {
+            return;
+        }
+        let mut w = lock(&self.waiters);
+        let waker = w.notify_one();
+        self.queued.swap(w.len(), AcqRel);
+        drop(w);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Wakes every queued waiter.
+    pub(crate) fn notify_all(&self) {
+        let mut wakers = Vec::new();
+        let mut w = lock(&self.waiters);
+        w.notify_all(&mut wakers);
+        self.queued.swap(0, AcqRel);
+        drop(w);
+        wake_all(wakers);
     }
 }
 
