@@ -17,10 +17,22 @@
 
 mod atomic_waker;
 mod blocking;
+mod event;
 mod loom;
 pub mod mpsc;
+mod mutex;
+mod notify;
+pub mod oneshot;
 mod queue;
+mod semaphore;
 mod waiters;
+
+pub use event::{Event, EventWait};
+pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
 
 pub use queue::{
     Fifo, Get, Join, Kind, Lifo, LifoQueue, Priority, PriorityQueue, Put, Queue, QueueShutDown,
