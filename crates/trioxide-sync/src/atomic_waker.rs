@@ -68,7 +68,9 @@ impl AtomicWaker {
                         _ => *cell = Some(waker.clone()),
                     }
                 });
-                if let Err(actual) = self.state.compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
+                if let Err(actual) =
+                    self.state
+                        .compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
                 {
                     // A wake arrived meanwhile (rule 3): it left the cell to us.
                     debug_assert_eq!(actual, REGISTERING | WAKING);
@@ -84,7 +86,7 @@ impl AtomicWaker {
             WAKING => {
                 // A wake is taking the old waker right now: have the task polled again.
                 waker.wake_by_ref();
-                std::hint::spin_loop();
+                crate::blocking::spin_hint();
             }
             state => {
                 // Concurrent `register` calls break this type's contract; tolerate it.

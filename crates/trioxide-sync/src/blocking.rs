@@ -16,8 +16,10 @@ use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Unparks the thread that is blocked in [`block_on`].
+#[cfg(not(trioxide_loom))]
 struct ThreadWaker(thread::Thread);
 
+#[cfg(not(trioxide_loom))]
 impl Wake for ThreadWaker {
     fn wake(self: StdArc<Self>) {
         self.0.unpark();
@@ -31,6 +33,7 @@ impl Wake for ThreadWaker {
 /// Runs `future` to completion on this thread, parking between polls.
 ///
 /// Must not be called from inside an async task: it blocks the executor's thread.
+#[cfg(not(trioxide_loom))]
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     // `std::sync::Arc` here is the waker's own reference count, not shared state, so it
@@ -45,6 +48,53 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Under loom, a flag and a condition variable stand in for park/unpark: loom treats an
+/// `unpark` that reaches a thread blocked elsewhere (say in `join`) as a broken wake-up,
+/// while a late wake-up is harmless with std's park token.
+#[cfg(trioxide_loom)]
+struct FlagWaker {
+    woken: crate::loom::sync::Mutex<bool>,
+    cv: crate::loom::sync::Condvar,
+}
+
+#[cfg(trioxide_loom)]
+impl Wake for FlagWaker {
+    fn wake(self: StdArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        *crate::lock(&self.woken) = true;
+        self.cv.notify_one();
+    }
+}
+
+/// Runs `future` to completion on this thread, waiting on a condition variable between
+/// polls (the loom build's stand-in for park/unpark).
+#[cfg(trioxide_loom)]
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let flag = StdArc::new(FlagWaker {
+        woken: crate::loom::sync::Mutex::new(false),
+        cv: crate::loom::sync::Condvar::new(),
+    });
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        let mut woken = crate::lock(&flag.woken);
+        while !*woken {
+            woken = flag
+                .cv
+                .wait(woken)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *woken = false;
+    }
+}
+
 /// Pads and aligns a value to 128 bytes (two cache lines, for adjacent-line prefetch), so
 /// a channel's head and tail do not false-share (crossbeam-utils' `CachePadded`).
 #[derive(Debug, Default)]
@@ -55,6 +105,16 @@ impl<T> std::ops::Deref for CachePadded<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.0
+    }
+}
+
+/// One spin-wait hint: `spin_loop` on hardware; a thread yield under loom, so the model
+/// checker schedules the thread being waited for.
+pub(crate) fn spin_hint() {
+    if cfg!(trioxide_loom) {
+        thread::yield_now();
+    } else {
+        std::hint::spin_loop();
     }
 }
 

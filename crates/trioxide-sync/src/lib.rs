@@ -42,5 +42,7 @@ pub use queue::{
 /// Locks `mutex`, ignoring poisoning: every critical section in this crate leaves its
 /// state consistent before any call that could panic.
 pub(crate) fn lock<T>(mutex: &loom::sync::Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -397,7 +397,10 @@ mod tests {
         let mut waiting = pin!(sem.acquire());
         assert!(poll(waiting.as_mut()).is_pending());
         sem.close();
-        assert!(matches!(poll(waiting.as_mut()), Poll::Ready(Err(AcquireError))));
+        assert!(matches!(
+            poll(waiting.as_mut()),
+            Poll::Ready(Err(AcquireError))
+        ));
         assert_eq!(
             sem.clone().try_acquire_owned().unwrap_err(),
             TryAcquireError::Closed

@@ -100,7 +100,8 @@ impl<T> Array<T> {
                     Ok(_) => {
                         // SAFETY: the CAS claimed this slot for this lap; it is empty
                         // (stamp == tail) and no other thread touches it until we stamp it.
-                        slot.msg.with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+                        slot.msg
+                            .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
                         slot.stamp.store(tail + 1, Release);
                         return Ok(());
                     }
@@ -145,8 +146,7 @@ impl<T> Array<T> {
                         // SAFETY: the CAS claimed this slot; its stamp (acquired above)
                         // says a sender initialised it, and we move the message out once.
                         let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
-                        slot.stamp
-                            .store(head.wrapping_add(self.one_lap), Release);
+                        slot.stamp.store(head.wrapping_add(self.one_lap), Release);
                         return Ok(msg);
                     }
                     Err(h) => {

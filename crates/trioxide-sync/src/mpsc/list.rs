@@ -208,7 +208,8 @@ impl<T> List<T> {
                     // the block cannot be freed before that slot is read (rule 4).
                     let slot = unsafe { &(*block).slots[offset] };
                     // SAFETY: the slot is ours and empty until we set WRITE.
-                    slot.msg.with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+                    slot.msg
+                        .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
                     slot.state.fetch_or(WRITE, Release);
                     return Ok(());
                 }

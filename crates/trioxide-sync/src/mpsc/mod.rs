@@ -498,7 +498,10 @@ mod tests {
         assert!(Pin::new(&mut send).poll(&mut cx).is_pending());
         rx.close();
         assert!(tx.is_closed());
-        assert_eq!(Pin::new(&mut send).poll(&mut cx), Poll::Ready(Err(SendError(2))));
+        assert_eq!(
+            Pin::new(&mut send).poll(&mut cx),
+            Poll::Ready(Err(SendError(2)))
+        );
         assert_eq!(rx.try_recv(), Ok(1));
         assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     }
