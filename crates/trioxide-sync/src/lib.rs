@@ -19,6 +19,7 @@ mod atomic_waker;
 mod blocking;
 mod event;
 mod loom;
+pub mod mpmc;
 pub mod mpsc;
 mod mutex;
 mod notify;

@@ -16,8 +16,8 @@
 //!
 //! Messages still queued when the receiver goes are dropped by the receiver's `Drop`.
 
-mod array;
-mod list;
+pub(crate) mod array;
+pub(crate) mod list;
 
 use crate::atomic_waker::AtomicWaker;
 use crate::blocking::block_on;
@@ -94,10 +94,67 @@ pub(crate) enum PopError {
     Closed,
 }
 
-/// The two queue flavours.
-enum Flavor<T> {
+/// The two queue flavours (shared with [`mpmc`](crate::mpmc)).
+pub(crate) enum Flavor<T> {
     Array(array::Array<T>),
     List(list::List<T>),
+}
+
+impl<T> Flavor<T> {
+    pub(crate) fn bounded(cap: usize) -> Self {
+        Self::Array(array::Array::new(cap))
+    }
+
+    pub(crate) fn unbounded() -> Self {
+        Self::List(list::List::new())
+    }
+
+    pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
+        match self {
+            Self::Array(a) => a.push(msg),
+            Self::List(l) => l.push(msg),
+        }
+    }
+
+    pub(crate) fn pop(&self) -> Result<T, PopError> {
+        match self {
+            Self::Array(a) => a.pop(),
+            Self::List(l) => l.pop(),
+        }
+    }
+
+    /// Marks the queue closed; returns whether this call did it.
+    pub(crate) fn close(&self) -> bool {
+        match self {
+            Self::Array(a) => a.close(),
+            Self::List(l) => l.close(),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            Self::Array(a) => a.is_closed(),
+            Self::List(l) => l.is_closed(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Array(a) => a.len(),
+            Self::List(l) => l.len(),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        match self {
+            Self::Array(a) => Some(a.capacity()),
+            Self::List(_) => None,
+        }
+    }
+
+    pub(crate) fn is_bounded(&self) -> bool {
+        matches!(self, Self::Array(_))
+    }
 }
 
 /// State shared by every handle of one channel.
@@ -113,10 +170,7 @@ struct Chan<T> {
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        let res = match &self.flavor {
-            Flavor::Array(a) => a.push(msg),
-            Flavor::List(l) => l.push(msg),
-        };
+        let res = self.flavor.push(msg);
         if res.is_ok() {
             self.rx_waker.wake();
         }
@@ -124,47 +178,30 @@ impl<T> Chan<T> {
     }
 
     fn pop(&self) -> Result<T, PopError> {
-        match &self.flavor {
-            Flavor::Array(a) => {
-                let res = a.pop();
-                if res.is_ok() {
-                    self.send_waiters.notify_one();
-                }
-                res
-            }
-            Flavor::List(l) => l.pop(),
+        let res = self.flavor.pop();
+        if res.is_ok() && self.flavor.is_bounded() {
+            self.send_waiters.notify_one();
         }
+        res
     }
 
     /// Closes the queue and wakes everyone (rule 3).
     fn close(&self) {
-        match &self.flavor {
-            Flavor::Array(a) => a.close(),
-            Flavor::List(l) => l.close(),
-        };
+        self.flavor.close();
         self.send_waiters.notify_all();
         self.rx_waker.wake();
     }
 
     fn is_closed(&self) -> bool {
-        match &self.flavor {
-            Flavor::Array(a) => a.is_closed(),
-            Flavor::List(l) => l.is_closed(),
-        }
+        self.flavor.is_closed()
     }
 
     fn len(&self) -> usize {
-        match &self.flavor {
-            Flavor::Array(a) => a.len(),
-            Flavor::List(l) => l.len(),
-        }
+        self.flavor.len()
     }
 
     fn capacity(&self) -> Option<usize> {
-        match &self.flavor {
-            Flavor::Array(a) => Some(a.capacity()),
-            Flavor::List(_) => None,
-        }
+        self.flavor.capacity()
     }
 }
 
@@ -182,12 +219,12 @@ fn new_chan<T>(flavor: Flavor<T>) -> (Sender<T>, Receiver<T>) {
 ///
 /// Panics if `cap == 0` (there are no rendezvous channels).
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    new_chan(Flavor::Array(array::Array::new(cap)))
+    new_chan(Flavor::bounded(cap))
 }
 
 /// An unbounded channel: sending never waits.
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
-    new_chan(Flavor::List(list::List::new()))
+    new_chan(Flavor::unbounded())
 }
 
 /// The sending half; clone it for more producers.
