@@ -17,6 +17,7 @@
 
 mod atomic_waker;
 mod blocking;
+pub mod broadcast;
 mod event;
 mod loom;
 pub mod mpmc;
@@ -27,6 +28,7 @@ pub mod oneshot;
 mod queue;
 mod semaphore;
 mod waiters;
+pub mod watch;
 
 pub use event::{Event, EventWait};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
