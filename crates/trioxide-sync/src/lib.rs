@@ -16,8 +16,10 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod atomic_waker;
+mod barrier;
 mod blocking;
 pub mod broadcast;
+mod condition;
 mod event;
 mod loom;
 pub mod mpmc;
@@ -26,13 +28,17 @@ mod mutex;
 mod notify;
 pub mod oneshot;
 mod queue;
+mod rwlock;
 mod semaphore;
 mod waiters;
 pub mod watch;
 
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condition::Condition;
 pub use event::{Event, EventWait};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };

@@ -121,6 +121,14 @@ pub struct MutexGuard<'a, T> {
 // SAFETY: a guard lends `&T` to whoever shares it, hence `T: Sync`.
 unsafe impl<T: Sync> Sync for MutexGuard<'_, T> {}
 
+impl<'a, T> MutexGuard<'a, T> {
+    /// The mutex this guard locks (an associated function, so it does not shadow `T`'s
+    /// methods).
+    pub fn mutex(this: &Self) -> &'a Mutex<T> {
+        this.lock
+    }
+}
+
 impl<T> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
