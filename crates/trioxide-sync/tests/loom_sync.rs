@@ -203,3 +203,69 @@ fn queue_join_races_last_task_done() {
         t.join().unwrap();
     });
 }
+
+#[test]
+fn mpmc_one_message_two_receivers() {
+    use trioxide_sync::mpmc;
+    loom::model(|| {
+        let (tx, rx) = mpmc::channel(1);
+        let rx2 = rx.clone();
+        let t = thread::spawn(move || rx2.recv_blocking());
+        tx.try_send(3).unwrap();
+        drop(tx);
+        let mine = rx.recv_blocking();
+        let theirs = t.join().unwrap();
+        // Exactly one receiver gets the message; both see the close.
+        let mut got: Vec<_> = [mine, theirs].into_iter().flatten().collect();
+        got.sort();
+        assert_eq!(got, vec![3]);
+    });
+}
+
+#[test]
+fn queue_woken_then_dropped_getter_passes_on() {
+    loom::model(|| {
+        let q = Queue::new(0);
+        let producer = q.clone();
+        let t = thread::spawn(move || producer.try_put(1).unwrap());
+        {
+            // A getter that may be woken and is then dropped without its item.
+            let mut first = pin!(q.get());
+            let polled = first.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            if let Poll::Ready(v) = polled {
+                assert_eq!(v, Ok(1));
+                q.try_put(1).unwrap();
+            }
+        }
+        assert_eq!(block_on(q.get()), Ok(1));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn semaphore_granted_then_dropped_acquire_returns_permit() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let s = sem.clone();
+        let t = thread::spawn(move || s.add_permits(1));
+        {
+            let mut first = pin!(sem.acquire());
+            let _ = first.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        }
+        // Whether the first acquire was granted or not, the permit is not lost.
+        drop(block_on(sem.acquire()).unwrap());
+        t.join().unwrap();
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+#[test]
+fn oneshot_close_vs_send() {
+    loom::model(|| {
+        let (tx, mut rx) = oneshot::channel();
+        let t = thread::spawn(move || tx.send(1).is_ok());
+        rx.close();
+        let got = rx.try_recv().is_ok();
+        assert_eq!(t.join().unwrap(), got);
+    });
+}
