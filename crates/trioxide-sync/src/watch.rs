@@ -198,7 +198,7 @@ impl<T> Receiver<T> {
     }
 
     /// Waits for a value not yet seen and marks it seen; errors once the sender is gone
-    /// (even if a last unseen value remains: read it with `borrow`).
+    /// and the newest value has been seen.
     ///
     /// Cancel-safe: nothing is marked seen unless the future completes.
     pub async fn changed(&mut self) -> Result<(), RecvError> {
