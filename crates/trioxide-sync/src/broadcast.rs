@@ -3,7 +3,7 @@
 //! oldest and is told so with [`RecvError::Lagged`] — tokio's `sync::broadcast` semantics.
 //!
 //! The algorithm: one mutex guards a `VecDeque` ring, the absolute position of its oldest
-//! message, and a [`Waiters`] list. Each receiver keeps the position of the next message
+//! message, and a `Waiters` list. Each receiver keeps the position of the next message
 //! it wants. `send` appends (evicting the oldest once full) and wakes every waiting
 //! receiver — a broadcast, so a dropped receive future loses nothing. A receiver whose
 //! position fell below the ring's oldest jumps to the oldest and reports the gap.

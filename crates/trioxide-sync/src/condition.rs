@@ -105,6 +105,8 @@ impl Condition {
 
     /// Waits until `predicate` holds for the protected value, re-checking after each
     /// notification; returns the guard with the predicate true.
+    ///
+    /// Not cancel-safe, as [`wait`](Self::wait): dropped mid-wait, the lock stays released.
     pub async fn wait_for<'a, T>(
         &self,
         mut guard: MutexGuard<'a, T>,

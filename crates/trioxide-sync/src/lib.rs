@@ -79,6 +79,11 @@ pub use queue::{
     TaskDoneError, TryGetError, TryPutError,
 };
 
+/// asyncio's name for [`TryGetError::Empty`], usable as a pattern: `Err(QueueEmpty)`.
+pub use queue::TryGetError::Empty as QueueEmpty;
+/// asyncio's name for [`TryPutError::Full`], usable as a pattern: `Err(QueueFull(v))`.
+pub use queue::TryPutError::Full as QueueFull;
+
 /// Locks `mutex`, ignoring poisoning: every critical section in this crate leaves its
 /// state consistent before any call that could panic.
 pub(crate) fn lock<T>(mutex: &loom::sync::Mutex<T>) -> loom::sync::MutexGuard<'_, T> {

@@ -2,7 +2,7 @@
 //! clone. The queues are the same lock-free flavours as [`mpsc`](crate::mpsc) — the Vyukov
 //! ring and the block list are MPMC algorithms already — and only the waiting differs:
 //!
-//! 1. Receivers wait in a [`WaitList`] (FIFO) instead of a single `AtomicWaker`; each
+//! 1. Receivers wait in a `WaitList` (FIFO) instead of a single `AtomicWaker`; each
 //!    successful push wakes the oldest waiting receiver, each successful pop the oldest
 //!    waiting sender. Both sides "register, then re-check".
 //! 2. A receiver (or sender) woken and then dropped before it used its turn passes the

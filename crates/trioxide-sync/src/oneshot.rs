@@ -1,7 +1,7 @@
 //! A one-shot channel: one value from one [`Sender`] to one [`Receiver`], lock-free.
 //!
 //! The algorithm is tokio's `sync::oneshot` reduced to three state bits over one atomic
-//! word, with the value in an `UnsafeCell` and a futures-style [`AtomicWaker`] per side:
+//! word, with the value in an `UnsafeCell` and a futures-style `AtomicWaker` per side:
 //!
 //! 1. `VALUE_SENT` — the value is in the cell and belongs to the receiver. Only the sender
 //!    sets it, with a CAS that fails if `RX_CLOSED` is already set; so "value sent" and

@@ -1,7 +1,7 @@
 //! A watch channel: one value, many observers, only the latest matters — tokio's
 //! `sync::watch` semantics.
 //!
-//! The algorithm: one mutex guards the value, a version counter and two [`Waiters`]
+//! The algorithm: one mutex guards the value, a version counter and two `Waiters`
 //! lists (receivers waiting in `changed`, senders waiting in `closed`). Each receiver
 //! remembers the version it last saw; `send` bumps the version and wakes every receiver
 //! (a broadcast). `changed` completes when the version differs from the one seen, and

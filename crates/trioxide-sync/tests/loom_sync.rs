@@ -269,3 +269,23 @@ fn oneshot_close_vs_send() {
         assert_eq!(t.join().unwrap(), got);
     });
 }
+
+#[test]
+fn mpsc_receiver_drop_vs_send_frees_the_value() {
+    for bounded in [true, false] {
+        loom::model(move || {
+            let value = Arc::new(());
+            let (tx, rx) = if bounded {
+                mpsc::channel(1)
+            } else {
+                mpsc::unbounded()
+            };
+            let v = value.clone();
+            let t = thread::spawn(move || drop(tx.try_send(v)));
+            drop(rx);
+            t.join().unwrap();
+            // Sent and drained, or refused: the clone is gone either way.
+            assert_eq!(Arc::strong_count(&value), 1);
+        });
+    }
+}

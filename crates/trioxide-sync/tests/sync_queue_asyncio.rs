@@ -54,6 +54,11 @@ fn empty_full_maxsize_len() {
 fn nonblocking_get_on_empty_is_queue_empty() {
     let q: Queue<i32> = Queue::new(0);
     assert_eq!(q.try_get(), Err(TryGetError::Empty));
+    // asyncio's names work as patterns too.
+    assert!(matches!(q.try_get(), Err(trioxide_sync::QueueEmpty)));
+    let full = Queue::new(1);
+    full.try_put(1).unwrap();
+    assert!(matches!(full.try_put(2), Err(trioxide_sync::QueueFull(2))));
 }
 
 #[test]

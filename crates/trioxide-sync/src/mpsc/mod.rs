@@ -5,9 +5,9 @@
 //!
 //! Waking follows "register, then re-check" on both sides:
 //!
-//! 1. The one receiver parks its waker in an [`AtomicWaker`]; every successful push wakes
+//! 1. The one receiver parks its waker in an `AtomicWaker`; every successful push wakes
 //!    it (one RMW when nobody waits).
-//! 2. Senders blocked on a full ring wait in a [`WaitList`] (a slab FIFO under a mutex,
+//! 2. Senders blocked on a full ring wait in a `WaitList` (a slab FIFO under a mutex,
 //!    with a lock-free "anyone waiting?" count); every successful pop wakes the oldest.
 //!    A sender woken then dropped passes its wake-up on.
 //! 3. Closing — [`Receiver::close`], dropping the receiver, dropping the last sender —
