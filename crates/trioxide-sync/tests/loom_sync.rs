@@ -289,3 +289,39 @@ fn mpsc_receiver_drop_vs_send_frees_the_value() {
         });
     }
 }
+
+#[test]
+fn notify_woken_then_dropped_passes_on() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let n = notify.clone();
+        let t = thread::spawn(move || n.notify_one());
+        {
+            let mut first = pin!(notify.notified());
+            if first
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
+            {
+                // It consumed the notification: hand an equivalent one back.
+                notify.notify_one();
+            }
+        }
+        // The notification is never lost to the dropped future.
+        block_on(notify.notified());
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn event_set_vs_wait() {
+    use trioxide_sync::Event;
+    loom::model(|| {
+        let event = Arc::new(Event::new());
+        let e = event.clone();
+        let t = thread::spawn(move || e.set());
+        block_on(event.wait());
+        assert!(event.is_set());
+        t.join().unwrap();
+    });
+}
