@@ -269,3 +269,60 @@ proptest! {
         run_mpsc(None, ops);
     }
 }
+
+#[derive(Debug, Clone)]
+enum BOp {
+    Send(u8),
+    TryRecv(usize),
+    DropSender,
+}
+
+fn bop() -> impl Strategy<Value = BOp> {
+    prop_oneof![
+        3 => any::<u8>().prop_map(BOp::Send),
+        4 => (0usize..3).prop_map(BOp::TryRecv),
+        1 => Just(BOp::DropSender),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Three receivers on a broadcast ring of capacity `cap`, against "everything sent,
+    /// plus each receiver's position".
+    #[test]
+    fn broadcast_matches_model(cap in 1usize..5, ops in prop::collection::vec(bop(), 0..100)) {
+        use trioxide_sync::broadcast::{self, TryRecvError};
+        let (tx, rx) = broadcast::channel(cap);
+        let mut tx = Some(tx);
+        let mut rxs = vec![rx.resubscribe(), rx.resubscribe(), rx];
+        let mut sent: Vec<u8> = Vec::new();
+        let mut next = [0usize; 3];
+        for op in ops {
+            match op {
+                BOp::Send(v) => {
+                    let Some(tx) = &tx else { continue };
+                    assert_eq!(tx.send(v), Ok(3));
+                    sent.push(v);
+                }
+                BOp::TryRecv(r) => {
+                    let oldest = sent.len().saturating_sub(cap);
+                    let want = if next[r] < oldest {
+                        let lag = (oldest - next[r]) as u64;
+                        next[r] = oldest;
+                        Err(TryRecvError::Lagged(lag))
+                    } else if next[r] < sent.len() {
+                        next[r] += 1;
+                        Ok(sent[next[r] - 1])
+                    } else if tx.is_none() {
+                        Err(TryRecvError::Closed)
+                    } else {
+                        Err(TryRecvError::Empty)
+                    };
+                    assert_eq!(rxs[r].try_recv(), want);
+                }
+                BOp::DropSender => tx = None,
+            }
+        }
+    }
+}
