@@ -295,7 +295,7 @@ proptest! {
         use trioxide_sync::broadcast::{self, TryRecvError};
         let (tx, rx) = broadcast::channel(cap);
         let mut tx = Some(tx);
-        let mut rxs = vec![rx.resubscribe(), rx.resubscribe(), rx];
+        let mut rxs = [rx.resubscribe(), rx.resubscribe(), rx];
         let mut sent: Vec<u8> = Vec::new();
         let mut next = [0usize; 3];
         for op in ops {
