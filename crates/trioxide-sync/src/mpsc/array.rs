@@ -261,6 +261,43 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_push_pop() {
+        let ring = std::sync::Arc::new(Array::new(2));
+        let per = if cfg!(miri) { 200 } else { 5000 };
+        let producers: Vec<_> = (0..2u64)
+            .map(|p| {
+                let ring = ring.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        let mut v = p * 1_000_000 + i;
+                        while let Err(PushError::Full(back)) = ring.push(v) {
+                            v = back;
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut last = [None::<u64>; 2];
+        let mut got = 0;
+        while got < 2 * per {
+            match ring.pop() {
+                Ok(v) => {
+                    let p = (v / 1_000_000) as usize;
+                    assert!(last[p].is_none_or(|l| l < v));
+                    last[p] = Some(v);
+                    got += 1;
+                }
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+        for p in producers {
+            p.join().unwrap();
+        }
+        assert_eq!(ring.len(), 0);
+    }
+
+    #[test]
     fn drop_releases_unread_messages() {
         let counter = std::sync::Arc::new(());
         let ring = Array::new(4);
