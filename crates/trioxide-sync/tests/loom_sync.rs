@@ -325,3 +325,33 @@ fn event_set_vs_wait() {
         t.join().unwrap();
     });
 }
+
+#[test]
+fn mpsc_sender_blocks_twice() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        let t = thread::spawn(move || {
+            tx.send_blocking(1).unwrap();
+            tx.send_blocking(2).unwrap();
+        });
+        assert_eq!(rx.recv_blocking(), Some(1));
+        assert_eq!(rx.recv_blocking(), Some(2));
+        assert_eq!(rx.recv_blocking(), None);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn queue_bounded_put_get_blocking() {
+    loom::model(|| {
+        let q = Queue::new(1);
+        let producer = q.clone();
+        let t = thread::spawn(move || {
+            block_on(producer.put(1)).unwrap();
+            block_on(producer.put(2)).unwrap();
+        });
+        assert_eq!(block_on(q.get()), Ok(1));
+        assert_eq!(block_on(q.get()), Ok(2));
+        t.join().unwrap();
+    });
+}
