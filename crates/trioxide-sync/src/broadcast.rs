@@ -209,7 +209,7 @@ impl<T: Clone> Receiver<T> {
     }
 
     /// Waits for the next message, blocking the thread.
-    pub fn blocking_recv(&mut self) -> Result<T, RecvError> {
+    pub fn recv_blocking(&mut self) -> Result<T, RecvError> {
         crate::blocking::block_on(self.recv())
     }
 

@@ -188,7 +188,7 @@ impl<T> Receiver<T> {
     }
 
     /// Waits for the value, blocking the thread. Do not call it from async code.
-    pub fn blocking_recv(self) -> Result<T, RecvError> {
+    pub fn recv_blocking(self) -> Result<T, RecvError> {
         crate::blocking::block_on(self)
     }
 }
