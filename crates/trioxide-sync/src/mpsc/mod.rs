@@ -166,6 +166,8 @@ struct Chan<T> {
     rx_waker: AtomicWaker,
     /// Senders blocked on a full ring (rule 2).
     send_waiters: WaitList,
+    /// Tasks in [`Sender::closed`].
+    closed_waiters: WaitList,
 }
 
 impl<T> Chan<T> {
@@ -189,6 +191,7 @@ impl<T> Chan<T> {
     fn close(&self) {
         self.flavor.close();
         self.send_waiters.notify_all();
+        self.closed_waiters.notify_all();
         self.rx_waker.wake();
     }
 
@@ -211,6 +214,7 @@ fn new_chan<T>(flavor: Flavor<T>) -> (Sender<T>, Receiver<T>) {
         senders: AtomicUsize::new(1),
         rx_waker: AtomicWaker::new(),
         send_waiters: WaitList::new(),
+        closed_waiters: WaitList::new(),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
 }
@@ -303,6 +307,35 @@ impl<T> Sender<T> {
     /// Whether the receiver closed the channel or is gone.
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
+    }
+
+    /// Waits until the receiver closes the channel or is dropped — to stop producing
+    /// for nobody (e.g. in a `select` next to the work).
+    ///
+    /// Cancel-safe: dropping the future has no effect on the channel.
+    pub async fn closed(&self) {
+        struct Registration<'a>(&'a WaitList, Option<usize>);
+        impl Drop for Registration<'_> {
+            fn drop(&mut self) {
+                if let Some(key) = self.1.take() {
+                    self.0.remove(key);
+                }
+            }
+        }
+        let mut reg = Registration(&self.chan.closed_waiters, None);
+        std::future::poll_fn(|cx| {
+            if self.chan.is_closed() {
+                return Poll::Ready(());
+            }
+            // Register, then re-check (the closer marks first, then wakes).
+            reg.0.register(&mut reg.1, cx.waker());
+            if self.chan.is_closed() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// Messages queued now.
