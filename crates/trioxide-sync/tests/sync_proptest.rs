@@ -326,3 +326,84 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum MOp {
+    TrySend(u8),
+    TryRecv(usize),
+    Recv(usize),
+    DropReceiver(usize),
+    Close,
+}
+
+fn mop() -> impl Strategy<Value = MOp> {
+    prop_oneof![
+        4 => any::<u8>().prop_map(MOp::TrySend),
+        3 => (0usize..3).prop_map(MOp::TryRecv),
+        2 => (0usize..3).prop_map(MOp::Recv),
+        1 => (0usize..3).prop_map(MOp::DropReceiver),
+        1 => Just(MOp::Close),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Three mpmc receivers share one FIFO: whichever asks gets the oldest message.
+    #[test]
+    fn mpmc_matches_model(cap in prop::option::of(1usize..4), ops in prop::collection::vec(mop(), 0..100)) {
+        use trioxide_sync::mpmc;
+        let (tx, rx) = match cap {
+            Some(c) => mpmc::channel(c),
+            None => mpmc::unbounded(),
+        };
+        let mut rxs: Vec<Option<mpmc::Receiver<u8>>> = vec![Some(rx.clone()), Some(rx.clone()), Some(rx)];
+        let mut model: VecDeque<u8> = VecDeque::new();
+        let mut closed = false;
+        for op in ops {
+            match op {
+                MOp::TrySend(v) => {
+                    let want = if closed {
+                        Err(mpsc::TrySendError::Closed(v))
+                    } else if cap.is_some_and(|c| model.len() >= c) {
+                        Err(mpsc::TrySendError::Full(v))
+                    } else {
+                        model.push_back(v);
+                        Ok(())
+                    };
+                    assert_eq!(tx.try_send(v), want);
+                }
+                MOp::TryRecv(r) | MOp::Recv(r) => {
+                    let Some(rx) = &rxs[r] else { continue };
+                    let want = match model.pop_front() {
+                        Some(v) => Ok(v),
+                        None if closed => Err(mpsc::TryRecvError::Disconnected),
+                        None => Err(mpsc::TryRecvError::Empty),
+                    };
+                    if matches!(op, MOp::TryRecv(_)) {
+                        assert_eq!(rx.try_recv(), want);
+                    } else {
+                        let want = match want {
+                            Ok(v) => Poll::Ready(Some(v)),
+                            Err(mpsc::TryRecvError::Disconnected) => Poll::Ready(None),
+                            Err(mpsc::TryRecvError::Empty) => Poll::Pending,
+                        };
+                        assert_eq!(poll_noop(pin!(rx.recv())), want);
+                    }
+                }
+                MOp::DropReceiver(r) => {
+                    rxs[r] = None;
+                    if rxs.iter().all(Option::is_none) {
+                        closed = true;
+                        model.clear();
+                    }
+                }
+                MOp::Close => {
+                    tx.close();
+                    closed = true;
+                }
+            }
+            assert_eq!(tx.len(), model.len());
+        }
+    }
+}
