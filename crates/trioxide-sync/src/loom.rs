@@ -54,6 +54,11 @@ pub(crate) mod cell {
             Self(std::cell::UnsafeCell::new(value))
         }
 
+        /// Unwraps the value.
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+
         /// Runs `f` with a shared raw pointer to the contents.
         #[inline(always)]
         pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
