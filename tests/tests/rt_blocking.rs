@@ -64,9 +64,18 @@ fn shutdown_timeout_returns_with_a_blocked_task_in_flight() {
         }
         let start = std::time::Instant::now();
         let in_time = rt.shutdown_timeout(Duration::from_millis(200));
-        assert!(!in_time, "{flavor:?}: the blocked closure cannot finish in time");
-        assert!(start.elapsed() < Duration::from_secs(10), "{flavor:?}: returned promptly");
-        assert!(pending.is_finished(), "{flavor:?}: pending tasks were cancelled");
+        assert!(
+            !in_time,
+            "{flavor:?}: the blocked closure cannot finish in time"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{flavor:?}: returned promptly"
+        );
+        assert!(
+            pending.is_finished(),
+            "{flavor:?}: pending tasks were cancelled"
+        );
         drop(tx);
     }
 }
@@ -76,15 +85,23 @@ fn work_stealing_is_the_default_and_runs_tasks_on_workers() {
     let rt = Runtime::new().unwrap();
     assert_eq!(rt.flavor(), Flavor::WorkStealing);
     let name = rt.block_on(async {
-        trioxide::spawn(async { std::thread::current().name().map(String::from) }).await.unwrap()
+        trioxide::spawn(async { std::thread::current().name().map(String::from) })
+            .await
+            .unwrap()
     });
-    assert!(name.unwrap().starts_with("trioxide-"), "tasks run on worker threads");
+    assert!(
+        name.unwrap().starts_with("trioxide-"),
+        "tasks run on worker threads"
+    );
 }
 
 #[test]
 #[should_panic(expected = "spawn_local called on a work-stealing worker thread")]
 fn spawn_local_on_a_worker_says_what_to_do() {
-    let rt = Runtime::builder().flavor(Flavor::WorkStealing).build().unwrap();
+    let rt = Runtime::builder()
+        .flavor(Flavor::WorkStealing)
+        .build()
+        .unwrap();
     let result = rt.block_on(rt.spawn(async {
         drop(trioxide::spawn_local(async {}));
     }));

@@ -153,10 +153,16 @@ fn try_current_is_an_error_outside_and_a_handle_inside() {
 
 #[test]
 fn builder_reports_unsupported_configurations_with_typed_errors() {
-    let err = Runtime::builder().flavor(Flavor::ThreadPerCore).build().unwrap_err();
+    let err = Runtime::builder()
+        .flavor(Flavor::ThreadPerCore)
+        .build()
+        .unwrap_err();
     assert!(matches!(err, BuildError::Unsupported(_)), "{err}");
     assert!(err.to_string().contains("use Flavor::WorkStealing"));
-    let err = Runtime::builder().max_blocking_threads(0).build().unwrap_err();
+    let err = Runtime::builder()
+        .max_blocking_threads(0)
+        .build()
+        .unwrap_err();
     assert!(matches!(err, BuildError::ZeroBlockingThreads));
     let err = Runtime::builder().worker_threads(0).build().unwrap_err();
     assert!(matches!(err, BuildError::ZeroWorkerThreads));

@@ -9,6 +9,7 @@ const TARGETS: &[(&str, &[&str])] = &[
     ("trioxide-task", &["--test", "loom_state"]),
     ("trioxide-task", &["--test", "loom_blocking"]),
     ("trioxide-task", &["--lib", "loom_"]),
+    ("trioxide-sync", &["--test", "loom_sync"]),
 ];
 
 /// Runs every loom target with `LOOM_MAX_PREEMPTIONS=bound`.

@@ -70,7 +70,10 @@ impl Timers {
         match wheel.insert(when, waker.clone()) {
             Ok(key) => {
                 let parked_until = self.parked_until.load(Ordering::Relaxed);
-                Registered::Armed { key, wake_driver: parked_until != NOT_PARKED && when < parked_until }
+                Registered::Armed {
+                    key,
+                    wake_driver: parked_until != NOT_PARKED && when < parked_until,
+                }
             }
             Err(_) => Registered::AlreadyDue,
         }
@@ -113,7 +116,8 @@ impl Timers {
     pub fn prepare_park(&self, now: Instant) -> Option<Duration> {
         let wheel = self.wheel.lock().unwrap();
         let next = wheel.next_expiration();
-        self.parked_until.store(next.unwrap_or(u64::MAX).max(1), Ordering::Relaxed);
+        self.parked_until
+            .store(next.unwrap_or(u64::MAX).max(1), Ordering::Relaxed);
         next.map(|tick| self.until_tick(tick, now))
     }
 

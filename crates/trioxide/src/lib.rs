@@ -163,5 +163,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    runtime::with_current("trioxide::spawn_blocking", |handle| handle.spawn_blocking(f))
+    runtime::with_current("trioxide::spawn_blocking", |handle| {
+        handle.spawn_blocking(f)
+    })
 }

@@ -73,7 +73,12 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send,
     {
-        match self.shared.spawn.get().expect("the scheduler is built with the handle") {
+        match self
+            .shared
+            .spawn
+            .get()
+            .expect("the scheduler is built with the handle")
+        {
             SpawnTarget::Local(s) => s.spawn(future),
             SpawnTarget::Steal(s) => s.spawn(future),
         }

@@ -65,10 +65,15 @@ impl Runtime {
         flavor: Flavor,
         backend: IoBackend,
     ) -> Result<Runtime, BuildError> {
-        let reactor =
-            Reactor::epoll().map_err(|source| BuildError::Io { what: "epoll instance", source })?;
+        let reactor = Reactor::epoll().map_err(|source| BuildError::Io {
+            what: "epoll instance",
+            source,
+        })?;
         let timers = Timers::new();
-        let driver = park::ReactorPark { reactor: reactor.clone(), timers: timers.clone() };
+        let driver = park::ReactorPark {
+            reactor: reactor.clone(),
+            timers: timers.clone(),
+        };
         let blocking = BlockingPool::new(BlockingConfig {
             max_threads: builder.max_blocking_threads,
             keep_alive: builder.thread_keep_alive,
@@ -102,17 +107,30 @@ impl Runtime {
                     on_thread_start: Some(Arc::new(move || context::enter_worker_thread(&weak))),
                     on_thread_stop: Some(Arc::new(context::leave_worker_thread)),
                 };
-                let pool = WorkStealing::new(config, Box::new(driver))
-                    .map_err(|source| BuildError::Io { what: "worker threads", source })?;
+                let pool = WorkStealing::new(config, Box::new(driver)).map_err(|source| {
+                    BuildError::Io {
+                        what: "worker threads",
+                        source,
+                    }
+                })?;
                 let target = SpawnTarget::Steal(pool.spawner());
-                (LocalExecutor::with_park(ThreadPark::new()), Some(pool), target)
+                (
+                    LocalExecutor::with_park(ThreadPark::new()),
+                    Some(pool),
+                    target,
+                )
             }
             Flavor::ThreadPerCore => unreachable!("rejected by Builder::build"),
         };
         if handle.shared.spawn.set(target).is_err() {
             unreachable!("the spawn target is set once");
         }
-        Ok(Runtime { local: Some(local), pool, blocking, handle })
+        Ok(Runtime {
+            local: Some(local),
+            pool,
+            blocking,
+            handle,
+        })
     }
 
     /// Runs `future` to completion on this thread, driving the runtime meanwhile.
@@ -144,7 +162,9 @@ impl Runtime {
     }
 
     fn local(&self) -> &LocalExecutor {
-        self.local.as_ref().expect("the executor lives until the runtime is dropped")
+        self.local
+            .as_ref()
+            .expect("the executor lives until the runtime is dropped")
     }
 
     /// A handle to this runtime, for other threads.
@@ -177,7 +197,11 @@ impl Runtime {
 
     fn shutdown(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
-        let left = || deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+        let left = || {
+            deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            })
+        };
         let mut in_time = true;
         if let Some(pool) = self.pool.take() {
             in_time &= pool.shutdown_timeout(left());
@@ -199,7 +223,9 @@ impl Runtime {
 }
 
 fn default_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 impl Drop for Runtime {

@@ -85,7 +85,10 @@ impl Future for Sleep {
             Some((handle, key)) => handle.timers().update_waker(*key, cx.waker()),
             None => {
                 let armed = with_current("trioxide::time::sleep", |handle| {
-                    match handle.timers().register(this.deadline.into_std(), cx.waker()) {
+                    match handle
+                        .timers()
+                        .register(this.deadline.into_std(), cx.waker())
+                    {
                         Registered::AlreadyDue => None,
                         Registered::Armed { key, wake_driver } => {
                             if wake_driver {
