@@ -3,6 +3,7 @@
 //! `docs/BENCHMARKS.md`. Run with `cargo xtask bench [name-filter]`.
 
 mod current_thread;
+mod work_stealing;
 
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(11);
     let mut rows = Vec::new();
-    for mut bench in current_thread::benches() {
+    let all = current_thread::benches()
+        .into_iter()
+        .chain(work_stealing::benches());
+    for mut bench in all {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;
         }
@@ -84,7 +88,9 @@ fn main() {
          process (ratio = trioxide time / tokio time; lower is better). Absolute times on \
          shared machines are noise; the ratios are the result.\n\n\
          Command: `cargo xtask bench` (set `BENCH_RUNS` to change the run count).\n\n\
-         Machine: {machine}\n\n## CurrentThread vs tokio current_thread\n\n{table}"
+         Machine: {machine}\n\nCurrentThread benchmarks compare with tokio's current_thread \
+         runtime; `ws_*` ones compare the WorkStealing flavor with tokio's multi_thread \
+         runtime, both with 2 workers.\n\n{table}"
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     if filter.is_empty() {

@@ -6,6 +6,8 @@
 //! still being built say so and are skipped.
 
 use std::time::Duration;
+use trioxide::runtime::{Flavor, Runtime};
+use trioxide::sync::Queue;
 use trioxide::time::{Instant, sleep};
 
 /// The article's one second, scaled down.
@@ -56,6 +58,88 @@ async fn tasks_and_gather() {
     );
 }
 
+// 5. Cancellation: a long-running task cancelled after 5 "seconds". The cleanup that
+// Python writes in `except CancelledError:` runs here when the task's future is dropped
+// (trioxide drops a cancelled task's future at its next await point).
+async fn long_running_task() {
+    struct Cleanup;
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            println!("Task was cancelled");
+        }
+    }
+    let _cleanup = Cleanup;
+    loop {
+        println!("Working...");
+        sleep(SECOND).await;
+    }
+}
+
+async fn cancellation() {
+    let task = trioxide::spawn(long_running_task());
+    sleep(5 * SECOND + SECOND / 2).await;
+    task.cancel();
+    match task.await {
+        Err(err) if err.is_cancelled() => println!("Main: task was cancelled"),
+        other => println!("Main: unexpected {other:?}"),
+    }
+}
+
+// 7. to_thread: a blocking call runs on the blocking pool while the loop keeps going.
+fn cpu_bound_task() -> &'static str {
+    std::thread::sleep(5 * SECOND); // Simulating a CPU-bound task
+    "Task completed"
+}
+
+async fn blocking_call() {
+    let ticker = trioxide::spawn(async {
+        let mut ticks = 0;
+        while ticks < 3 {
+            sleep(SECOND).await;
+            ticks += 1;
+            println!("(the event loop is still responsive: tick {ticks})");
+        }
+    });
+    let result = trioxide::to_thread(cpu_bound_task).await.expect("no panic");
+    println!("{result}");
+    ticker.await.expect("ticker finished");
+}
+
+// 10. A pipeline: producer -> processor -> consumer over queues. `Queue::shutdown`
+// replaces the `None` sentinel: getters drain what is left, then see `QueueShutDown`.
+async fn producer(queue: Queue<u64>, data: std::ops::Range<u64>) {
+    for item in data {
+        queue.put(item).await.expect("queue open");
+        sleep(SECOND / 10).await; // Simulate some processing time
+    }
+    queue.shutdown(false); // Signal end of data
+}
+
+async fn processor(input: Queue<u64>, output: Queue<u64>) {
+    while let Ok(item) = input.get().await {
+        let result = item * 2; // Some processing
+        output.put(result).await.expect("queue open");
+    }
+    output.shutdown(false);
+}
+
+async fn consumer(queue: Queue<u64>) {
+    while let Ok(item) = queue.get().await {
+        println!("Consumed: {item}");
+    }
+}
+
+async fn pipeline() {
+    let (queue1, queue2) = (Queue::new(0), Queue::new(0));
+    let prod = trioxide::spawn(producer(queue1.clone(), 0..10));
+    let proc = trioxide::spawn(processor(queue1, queue2.clone()));
+    let cons = trioxide::spawn(consumer(queue2));
+    // asyncio.gather(prod, proc, cons)
+    for task in [prod, proc, cons] {
+        task.await.expect("pipeline stage finished");
+    }
+}
+
 // 6. A custom event loop: a LocalExecutor driven by hand.
 fn custom_event_loop() {
     use std::cell::RefCell;
@@ -93,17 +177,35 @@ fn custom_event_loop() {
 
 fn main() {
     let started = Instant::now();
-    trioxide::run(async {
+    // asyncio's event loop runs on one thread, which fixes the order of the prints; the
+    // sections that mirror it line by line use trioxide's current-thread flavor so the
+    // output matches the Python's exactly. The rest run on the default (work stealing).
+    let asyncio_like = Runtime::builder()
+        .flavor(Flavor::CurrentThread)
+        .build()
+        .expect("runtime builds");
+    asyncio_like.block_on(async {
         section(1, "Coroutines: greet");
         greet("Alice").await;
         greet("Bob").await;
 
         section(2, "Tasks and gather: fetch_data x3");
         tasks_and_gather().await;
+
+        section(5, "Cancellation");
+        cancellation().await;
     });
 
     section(6, "A custom event loop");
     custom_event_loop();
+
+    trioxide::run(async {
+        section(7, "to_thread for a blocking call");
+        blocking_call().await;
+
+        section(10, "A producer -> processor -> consumer pipeline");
+        pipeline().await;
+    });
 
     println!("\nTour finished in {:?}.", started.elapsed());
 }
