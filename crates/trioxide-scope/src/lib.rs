@@ -1,9 +1,38 @@
-//! Structured concurrency for trioxide: scopes (Trio's nurseries, asyncio's `TaskGroup`),
-//! cancel scopes and deadlines.
+//! Structured concurrency for trioxide: scopes (Trio's nurseries, asyncio's `TaskGroup`)
+//! whose children may borrow from the caller's frame, with error groups and cancellation
+//! that no child outlives.
 //!
-//! This crate is filled in by the structured-concurrency work; today it only fixes its
-//! place in the layering (it builds on `trioxide-task`, never on the facade).
+//! ```
+//! use trioxide_scope::scope_with;
+//! use trioxide_task::LocalExecutor;
+//!
+//! let names = vec!["A".to_string(), "B".to_string()];
+//! let ex = LocalExecutor::new();
+//! let total = ex.block_on(scope_with(None, |s| {
+//!     let names = &names; // children borrow from the caller's stack
+//!     async move {
+//!         let a = s.spawn(async move { names[0].len() });
+//!         let b = s.spawn(async move { names[1].len() });
+//!         a.await.unwrap() + b.await.unwrap()
+//!     }
+//! }));
+//! assert_eq!(total.unwrap(), 2);
+//! ```
+//!
+//! The facade's `trioxide::scope` passes the runtime's spawner, which also enables
+//! `Scope::spawn_parallel`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod error;
+mod handle;
 mod loom;
+mod ready;
+mod scope;
+
+pub use error::{BoxError, ChildError, Failure, ScopeError};
+pub use handle::ScopeHandle;
+pub use scope::{Scope, ScopeFuture, Spawn, scope_with};
+
+/// asyncio's name for a scope's handle: `async with TaskGroup() as tg`.
+pub type TaskGroup<'env> = Scope<'env>;

@@ -29,12 +29,15 @@ pub mod io;
 mod loom;
 pub mod net;
 pub mod runtime;
+pub mod scope;
 pub mod time;
 
 pub use runtime::{Handle, Runtime, run};
+pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope};
 pub use trioxide_sync as sync;
 pub use trioxide_task::{
-    JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskId, YieldNow, coop, yield_now,
+    CancelHandle, JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskId, YieldNow,
+    coop, yield_now,
 };
 
 /// Runs an `async fn main` on a trioxide runtime, built from the attribute's options with

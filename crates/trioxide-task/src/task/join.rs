@@ -32,6 +32,14 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> Unpin for JoinHandle<T> {}
 
+/// The one cancellation request path (the caller holds a reference to `raw`).
+fn cancel_raw(raw: RawTask) {
+    if raw.state().transition_to_cancelled_remote() == ToNotified::Submit {
+        // SAFETY: the transition took a reference for the Notified.
+        unsafe { raw.schedule() }
+    }
+}
+
 impl<T> JoinHandle<T> {
     pub(crate) fn new(raw: RawTask) -> Self {
         JoinHandle {
@@ -44,10 +52,7 @@ impl<T> JoinHandle<T> {
     /// in the middle of a poll), on the thread that runs it, and awaiting the handle then
     /// gives `Err(JoinError::Cancelled)`. A task that already finished keeps its result.
     pub fn cancel(&self) {
-        if self.raw.state().transition_to_cancelled_remote() == ToNotified::Submit {
-            // SAFETY: the transition took a reference for the Notified.
-            unsafe { self.raw.schedule() }
-        }
+        cancel_raw(self.raw);
     }
 
     /// Alias of [`cancel`](JoinHandle::cancel), under tokio's name.
@@ -60,9 +65,62 @@ impl<T> JoinHandle<T> {
         self.raw.state().load().is_complete()
     }
 
+    /// A handle that can only cancel the task (and ask whether it finished); it can be
+    /// cloned and shared freely, and does not detach or join anything.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.raw.state().ref_inc();
+        CancelHandle { raw: self.raw }
+    }
+
     /// The task's identifier.
     pub fn id(&self) -> TaskId {
         self.raw.id()
+    }
+}
+
+/// Cancels a task from anywhere (tokio's `AbortHandle`); see
+/// [`JoinHandle::cancel_handle`].
+pub struct CancelHandle {
+    raw: RawTask,
+}
+
+// SAFETY: a CancelHandle only flips atomic state bits and holds a counted reference; it
+// never touches the future or the output.
+unsafe impl Send for CancelHandle {}
+// SAFETY: as above: every method is an atomic operation on the state word.
+unsafe impl Sync for CancelHandle {}
+
+impl CancelHandle {
+    /// Requests cancellation, exactly like [`JoinHandle::cancel`].
+    pub fn cancel(&self) {
+        cancel_raw(self.raw);
+    }
+
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        self.raw.state().load().is_complete()
+    }
+}
+
+impl Clone for CancelHandle {
+    fn clone(&self) -> Self {
+        self.raw.state().ref_inc();
+        CancelHandle { raw: self.raw }
+    }
+}
+
+impl Drop for CancelHandle {
+    fn drop(&mut self) {
+        // SAFETY: a CancelHandle owns exactly one reference.
+        unsafe { self.raw.drop_reference() }
+    }
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("id", &self.raw.id())
+            .finish()
     }
 }
 

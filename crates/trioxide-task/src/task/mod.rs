@@ -19,7 +19,7 @@ mod waker;
 
 pub use error::{JoinError, PanicPayload};
 pub use id::TaskId;
-pub use join::JoinHandle;
+pub use join::{CancelHandle, JoinHandle};
 
 use raw::RawTask;
 use std::future::Future;

@@ -1,0 +1,99 @@
+//! `ScopeHandle<T>`: a child's result, awaitable inside the scope or read afterwards (the
+//! seed's `task1.result()` after the `TaskGroup` block).
+
+use crate::error::ChildError;
+use crate::loom::sync::{Arc, Mutex};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+pub(crate) struct Slot<T> {
+    result: Option<Result<T, ChildError>>,
+    taken: bool,
+    waiter: Option<Waker>,
+}
+
+/// The shared cell a child writes its result to.
+pub(crate) type SharedSlot<T> = Arc<Mutex<Slot<T>>>;
+
+pub(crate) fn new_slot<T>() -> SharedSlot<T> {
+    Arc::new(Mutex::new(Slot {
+        result: None,
+        taken: false,
+        waiter: None,
+    }))
+}
+
+/// Stores `result` unless a result is already there; wakes a waiting handle.
+pub(crate) fn fill<T>(slot: &SharedSlot<T>, result: Result<T, ChildError>) {
+    let waiter = {
+        let mut s = slot.lock().unwrap();
+        if s.result.is_some() || s.taken {
+            return;
+        }
+        s.result = Some(result);
+        s.waiter.take()
+    };
+    if let Some(w) = waiter {
+        w.wake();
+    }
+}
+
+/// The handle of a child spawned in a scope.
+pub struct ScopeHandle<T> {
+    slot: SharedSlot<T>,
+}
+
+impl<T> ScopeHandle<T> {
+    pub(crate) fn new(slot: SharedSlot<T>) -> Self {
+        ScopeHandle { slot }
+    }
+
+    /// Whether the child finished (with a value, a failure or by cancellation).
+    pub fn is_finished(&self) -> bool {
+        let s = self.slot.lock().unwrap();
+        s.result.is_some() || s.taken
+    }
+
+    /// The child's result; meant for after the scope returned, when every child has
+    /// finished (inside the scope, `.await` the handle instead: a child that has not
+    /// finished yet reports `ChildError::Cancelled` here).
+    pub fn result(self) -> Result<T, ChildError> {
+        self.slot
+            .lock()
+            .unwrap()
+            .result
+            .take()
+            .unwrap_or(Err(ChildError::Cancelled))
+    }
+}
+
+impl<T> Future for ScopeHandle<T> {
+    type Output = Result<T, ChildError>;
+
+    /// Waits for the child. Cancel-safe: dropping the `await` loses nothing.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.slot.lock().unwrap();
+        if let Some(result) = s.result.take() {
+            s.taken = true;
+            return Poll::Ready(result);
+        }
+        if s.taken {
+            panic!("ScopeHandle polled after it returned the child's result");
+        }
+        match &s.waiter {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waiter = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for ScopeHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,90 @@
+//! `trioxide::scope`: structured concurrency on the current runtime (Trio's nursery,
+//! asyncio's `TaskGroup`), plus Trio's `move_on_after` / `fail_after`.
+//!
+//! See `trioxide_scope` for the rules; this module only connects scopes to the
+//! runtime's spawner so `spawn_parallel` children run as real tasks.
+
+use crate::runtime::Handle;
+use crate::time::{Instant, timeout_at};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+pub use trioxide_scope::{
+    BoxError, ChildError, Failure, Scope, ScopeError, ScopeFuture, ScopeHandle, TaskGroup,
+};
+
+struct RuntimeSpawner(Handle);
+
+impl trioxide_scope::Spawn for RuntimeSpawner {
+    fn spawn(
+        &self,
+        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+    ) -> crate::JoinHandle<()> {
+        self.0.spawn(future)
+    }
+}
+
+/// Runs `body` with a new scope: children spawned in it may borrow from the enclosing
+/// frame (`s.spawn`) or run in parallel on the runtime's workers (`s.spawn_parallel`).
+/// Returns once every child has finished; the first failure cancels the rest and
+/// becomes part of the `ScopeError`.
+///
+/// ```
+/// use std::time::Duration;
+/// trioxide::run(async {
+///     let items = ["A", "B", "C"];
+///     let mut handles = Vec::new();
+///     let result = trioxide::scope(|tg| {
+///         let (items, handles) = (&items, &mut handles); // borrowed, not 'static
+///         async move {
+///             for item in items.iter() {
+///                 handles.push(tg.create_task(async move {
+///                     trioxide::time::sleep(Duration::from_millis(5)).await;
+///                     format!("Processed {item}")
+///                 }));
+///             }
+///         }
+///     })
+///     .await;
+///     assert!(result.is_ok());
+///     let results: Vec<String> = handles.into_iter().map(|h| h.result().unwrap()).collect();
+///     assert_eq!(results, ["Processed A", "Processed B", "Processed C"]);
+/// });
+/// ```
+pub fn scope<'env, F, B>(body: F) -> ScopeFuture<'env, B>
+where
+    F: FnOnce(Scope<'env>) -> B,
+    B: Future + Send + 'env,
+{
+    let spawner = Handle::try_current()
+        .ok()
+        .map(|h| Arc::new(RuntimeSpawner(h)) as Arc<dyn trioxide_scope::Spawn>);
+    trioxide_scope::scope_with(spawner, body)
+}
+
+/// The error of [`fail_after`]: the deadline passed first (Trio's `TooSlowError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the operation did not finish before its deadline")]
+pub struct TimedOut;
+
+/// Runs `future` for at most `duration`; `None` (the future cancelled) if time ran out.
+pub async fn move_on_after<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
+    move_on_at(Instant::now() + duration, future).await
+}
+
+/// Runs `future` until `deadline` at most; `None` if the deadline passed first.
+pub async fn move_on_at<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
+    timeout_at(deadline, future).await.ok()
+}
+
+/// Runs `future` for at most `duration`; `Err(TimedOut)` (the future cancelled) if time
+/// ran out.
+pub async fn fail_after<F: Future>(duration: Duration, future: F) -> Result<F::Output, TimedOut> {
+    fail_at(Instant::now() + duration, future).await
+}
+
+/// Runs `future` until `deadline` at most; `Err(TimedOut)` if the deadline passed first.
+pub async fn fail_at<F: Future>(deadline: Instant, future: F) -> Result<F::Output, TimedOut> {
+    timeout_at(deadline, future).await.map_err(|_| TimedOut)
+}
