@@ -39,6 +39,15 @@ struct Child<'env> {
     /// For parallel children: asks the task to stop (the child future then sees the
     /// task's handle resolve).
     cancel_task: Option<Box<dyn Fn() + Send + 'env>>,
+    /// Cleanup handed over by a cancelled child: runs to completion, never cancelled.
+    shielded: bool,
+}
+
+impl Child<'_> {
+    /// A borrowed child that cancellation drops (not parallel, not a cleanup).
+    fn is_droppable(&self) -> bool {
+        self.cancel_task.is_none() && !self.shielded
+    }
 }
 
 struct State<'env> {
@@ -137,6 +146,7 @@ impl<'env> Scope<'env> {
             wake,
             abort: Box::new(move |why| fill(&for_abort, Err(why))),
             cancel_task: None,
+            shielded: false,
         });
         if !added {
             fill(&slot, Err(ChildError::Cancelled));
@@ -219,6 +229,7 @@ impl<'env> Scope<'env> {
             wake,
             abort: Box::new(move |why| fill(&abort_slot, Err(why))),
             cancel_task: Some(Box::new(move || canceller.cancel())),
+            shielded: false,
         });
         if !added {
             fill(&slot, Err(ChildError::Cancelled));
@@ -340,7 +351,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                     .get_mut(index)
                     .and_then(Option::take);
                 let Some(mut child) = taken else { continue };
-                if child.cancel_task.is_none() && self.scope.is_cancelled() {
+                if child.is_droppable() && self.scope.is_cancelled() {
                     // Cancelled: a borrowed child is not polled again; `apply_cancel`
                     // drops it.
                     self.scope.state.lock().unwrap().children[index] = Some(child);
@@ -391,8 +402,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
             state.cancel_applied = true;
             let State { children, live, .. } = &mut *state;
             for slot in children.iter_mut() {
-                let is_borrowed = slot.as_ref().is_some_and(|c| c.cancel_task.is_none());
-                if is_borrowed {
+                if slot.as_ref().is_some_and(Child::is_droppable) {
                     dropped.push(slot.take().expect("checked above"));
                     *live -= 1;
                 } else if let Some(cancel) = slot.as_ref().and_then(|c| c.cancel_task.as_ref()) {
@@ -400,10 +410,27 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                 }
             }
         }
-        self.body = None;
-        for child in dropped {
-            (child.abort)(ChildError::Cancelled);
-            drop(child);
+        // Drop the body and the borrowed children as a cancellation: their `on_cancel`
+        // cleanups come back and run as shielded children before the scope returns.
+        let body = self.body.take();
+        let cleanups = trioxide_task::cancel::collect_cleanups(move || {
+            drop(body);
+            for child in dropped {
+                (child.abort)(ChildError::Cancelled);
+                drop(child);
+            }
+        });
+        for cleanup in cleanups {
+            self.scope.add(move |wake| Child {
+                future: Box::pin(async move {
+                    cleanup.await;
+                    None
+                }),
+                wake,
+                abort: Box::new(|_| {}),
+                cancel_task: None,
+                shielded: true,
+            });
         }
     }
 }

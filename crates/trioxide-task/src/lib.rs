@@ -23,6 +23,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod blocking;
+pub mod cancel;
 pub mod coop;
 mod loom;
 mod park;

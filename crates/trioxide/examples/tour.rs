@@ -58,17 +58,15 @@ async fn tasks_and_gather() {
     );
 }
 
-// 5. Cancellation: a long-running task cancelled after 5 "seconds". The cleanup that
-// Python writes in `except CancelledError:` runs here when the task's future is dropped
-// (trioxide drops a cancelled task's future at its next await point).
+// 5. Cancellation: a long-running task cancelled after 5 "seconds". Python's
+// `except asyncio.CancelledError:` block becomes an `on_cancel` guard: its async cleanup
+// runs (it may await) when the task is cancelled, and the task's handle reports the
+// cancellation only after the cleanup finished.
 async fn long_running_task() {
-    struct Cleanup;
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            println!("Task was cancelled");
-        }
-    }
-    let _cleanup = Cleanup;
+    let _cleanup = trioxide::on_cancel(async {
+        sleep(SECOND / 10).await; // cleanup may await, like `await cleanup()`
+        println!("Task was cancelled");
+    });
     loop {
         println!("Working...");
         sleep(SECOND).await;

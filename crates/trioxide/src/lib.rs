@@ -25,6 +25,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod cancel;
 pub mod io;
 mod loom;
 pub mod net;
@@ -32,6 +33,7 @@ pub mod runtime;
 pub mod scope;
 pub mod time;
 
+pub use cancel::{CancelGuard, CancelScope, DEFAULT_CANCEL_GRACE, Shielded, on_cancel, shield};
 pub use runtime::{Handle, Runtime, run};
 pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope};
 pub use trioxide_sync as sync;

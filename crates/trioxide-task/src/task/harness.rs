@@ -40,15 +40,27 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
+/// What one poll of the stage gave.
+enum Polled<T> {
+    Pending,
+    Ready(T),
+    /// The cleanup of a cancelled task finished.
+    CleanupDone,
+}
+
 unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only installed on cells of these types.
     let cell = unsafe { cell::<F, S>(ptr) };
     match cell.header.state.transition_to_running() {
         ToRunning::Poll => {}
         ToRunning::Cancel => {
-            // SAFETY: we hold RUNNING and the Notified's reference.
-            unsafe { cancel_and_complete::<F, S>(ptr) };
-            return;
+            if !is_cleaning(cell)
+                && let Some(result) = begin_cancel(cell)
+            {
+                // SAFETY: we hold RUNNING and the Notified's reference.
+                unsafe { complete::<F, S>(ptr, result) };
+                return;
+            }
         }
         ToRunning::Skip(last) => {
             if last {
@@ -71,32 +83,52 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
                     Stage::Running(future) => {
                         // SAFETY: the future is never moved out of the heap cell.
                         let future = unsafe { Pin::new_unchecked(future) };
-                        future.poll(&mut cx)
+                        match future.poll(&mut cx) {
+                            Poll::Ready(v) => Polled::Ready(v),
+                            Poll::Pending => Polled::Pending,
+                        }
                     }
+                    Stage::Cleanup(cleanup) => match cleanup.as_mut().poll(&mut cx) {
+                        Poll::Ready(()) => Polled::CleanupDone,
+                        Poll::Pending => Polled::Pending,
+                    },
                     _ => unreachable!("a task is polled only while its future is alive"),
                 }
             })
         })
     }));
     match polled {
-        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
-            ToIdle::Idle => {
-                // SAFETY: we give up the poll's reference.
-                unsafe { RawTask::from_raw(ptr).drop_reference() }
+        Ok(Polled::Pending) => {
+            let next = if is_cleaning(cell) {
+                cell.header.state.transition_to_idle_while_cleaning()
+            } else {
+                cell.header.state.transition_to_idle()
+            };
+            match next {
+                ToIdle::Idle => {
+                    // SAFETY: we give up the poll's reference.
+                    unsafe { RawTask::from_raw(ptr).drop_reference() }
+                }
+                ToIdle::Reschedule => {
+                    // SAFETY: the transition took a new reference for the Notified.
+                    let raw = unsafe { RawTask::from_raw(ptr) };
+                    cell.scheduler.yield_now(Notified(Task { raw }));
+                    // SAFETY: and we give up the poll's own.
+                    unsafe { RawTask::from_raw(ptr).drop_reference() }
+                }
+                ToIdle::Cancel => match begin_cancel(cell) {
+                    // SAFETY: we still hold RUNNING and the poll's reference.
+                    Some(result) => unsafe { complete::<F, S>(ptr, result) },
+                    None => {
+                        // Cleanups were handed over: run them as the task, from the
+                        // scheduler's queue.
+                        // SAFETY: as above; the poll's reference becomes the Notified's.
+                        unsafe { reschedule_cleaning::<F, S>(ptr) }
+                    }
+                },
             }
-            ToIdle::Reschedule => {
-                // SAFETY: the transition took a new reference for the Notified.
-                let raw = unsafe { RawTask::from_raw(ptr) };
-                cell.scheduler.yield_now(Notified(Task { raw }));
-                // SAFETY: and we give up the poll's own.
-                unsafe { RawTask::from_raw(ptr).drop_reference() }
-            }
-            ToIdle::Cancel => {
-                // SAFETY: we still hold RUNNING and the poll's reference.
-                unsafe { cancel_and_complete::<F, S>(ptr) }
-            }
-        },
-        Ok(Poll::Ready(output)) => {
+        }
+        Ok(Polled::Ready(output)) => {
             let dropped = drop_stage(cell);
             let result = match dropped {
                 None => Ok(output),
@@ -105,12 +137,73 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             // SAFETY: we hold RUNNING and the poll's reference.
             unsafe { complete::<F, S>(ptr, result) }
         }
+        Ok(Polled::CleanupDone) => {
+            let _ = drop_stage(cell);
+            // SAFETY: as above.
+            unsafe { complete::<F, S>(ptr, Err(JoinError::Cancelled)) }
+        }
         Err(payload) => {
             let _ = drop_stage(cell);
             // SAFETY: as above.
             unsafe { complete::<F, S>(ptr, Err(JoinError::panicked(payload))) }
         }
     }
+}
+
+/// Whether the task is running its cancellation cleanups.
+fn is_cleaning<F: Future, S>(cell: &Cell<F, S>) -> bool {
+    cell.stage.with(|stage| {
+        // SAFETY: the caller holds RUNNING, so nobody writes the stage concurrently.
+        matches!(unsafe { &*stage }, Stage::Cleanup(_))
+    })
+}
+
+/// Cancels the future: drops it as a cancellation, collecting the cleanups its guards
+/// hand over. With none, returns the task's final result (`Cancelled`, or `Panicked` if a
+/// destructor panicked); with some, installs them as the stage and returns `None` — the
+/// caller then polls or schedules the task to run them.
+fn begin_cancel<F: Future, S>(cell: &Cell<F, S>) -> Option<Result<F::Output, JoinError>> {
+    let old = cell.stage.with_mut(|stage| {
+        // SAFETY: the caller holds RUNNING (raw.rs rule 2).
+        std::mem::replace(unsafe { &mut *stage }, Stage::Consumed)
+    });
+    let dropped = catch_unwind(AssertUnwindSafe(move || {
+        crate::cancel::drop_collecting_cleanups(old)
+    }));
+    match dropped {
+        Err(payload) => Some(Err(JoinError::panicked(payload))),
+        Ok(cleanups) if cleanups.is_empty() => Some(Err(JoinError::Cancelled)),
+        Ok(cleanups) => {
+            cell.stage.with_mut(|stage| {
+                // SAFETY: as above; the stage is Consumed, nothing to drop.
+                unsafe { stage.write(Stage::Cleanup(crate::cancel::join_cleanups(cleanups))) }
+            });
+            None
+        }
+    }
+}
+
+/// Puts a task whose cleanups were just installed back on its scheduler's queue.
+///
+/// # Safety
+/// The caller holds RUNNING and one reference, which becomes the queued `Notified`'s.
+unsafe fn reschedule_cleaning<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    match cell.header.state.transition_to_idle_while_cleaning() {
+        ToIdle::Reschedule => {
+            // SAFETY: the transition took a reference for this Notified.
+            let raw = unsafe { RawTask::from_raw(ptr) };
+            cell.scheduler.yield_now(Notified(Task { raw }));
+        }
+        _ => {
+            // Make sure it gets polled: wake it through the reference we hold.
+            // SAFETY: we hold a reference for the duration of the call.
+            unsafe { wake_by_ref(RawTask::from_raw(ptr)) };
+        }
+    }
+    // SAFETY: we give up the poll's reference.
+    unsafe { RawTask::from_raw(ptr).drop_reference() }
 }
 
 /// Drops whatever the stage holds (future or output), catching a panicking destructor.
@@ -125,12 +218,13 @@ fn drop_stage<F: Future, S>(cell: &Cell<F, S>) -> Option<JoinError> {
         .map(JoinError::panicked)
 }
 
-/// Drops the future of a cancelled task and completes it with `Cancelled` (or `Panicked`
-/// if the future's destructor panicked).
+/// Shutdown's hard cancel: drops the future (or a cleanup in progress) and completes the
+/// task with `Cancelled` (or `Panicked` if a destructor panicked). Cleanups are not
+/// collected: the runtime that would run them is going away.
 ///
 /// # Safety
 /// The caller holds RUNNING and one reference, which `complete` consumes.
-unsafe fn cancel_and_complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+unsafe fn shutdown_and_complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the cell is alive (we hold a reference) and of these types.
     let cell = unsafe { cell::<F, S>(ptr) };
     let result = match drop_stage(cell) {
@@ -301,7 +395,7 @@ unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let cell = unsafe { cell::<F, S>(ptr) };
     if cell.header.state.transition_to_shutdown() {
         // SAFETY: we claimed RUNNING and hold a reference.
-        unsafe { cancel_and_complete::<F, S>(ptr) }
+        unsafe { shutdown_and_complete::<F, S>(ptr) }
     } else {
         // Someone is polling it (another worker); it will see CANCELLED.
         // SAFETY: we give up the list's reference.

@@ -55,6 +55,9 @@ pub(crate) struct Header {
 /// handle takes it.
 pub(crate) enum Stage<F: Future> {
     Running(F),
+    /// Cancelled with async cleanup pending: the future is gone and the cleanups its
+    /// guards handed over run here, as the task, before it completes as cancelled.
+    Cleanup(crate::cancel::Cleanup),
     Finished(Result<F::Output, JoinError>),
     Consumed,
 }

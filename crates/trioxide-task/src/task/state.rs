@@ -200,6 +200,21 @@ impl State {
         })
     }
 
+    /// The cleanup of a cancelled task returned `Pending`: like `transition_to_idle`, but
+    /// `CANCELLED` is already being handled, so it does not cancel again.
+    pub(crate) fn transition_to_idle_while_cleaning(&self) -> ToIdle {
+        self.fetch_update_action(|mut s| {
+            debug_assert!(s.is_running() && s.is_cancelled(), "{s:?}");
+            s.unset(RUNNING);
+            if s.is_notified() {
+                s.ref_inc();
+                (ToIdle::Reschedule, Some(s))
+            } else {
+                (ToIdle::Idle, Some(s))
+            }
+        })
+    }
+
     /// The future finished (or was dropped): clears `RUNNING`, sets `COMPLETE`, and returns
     /// the snapshot after the change so the caller can see the join bits.
     pub(crate) fn transition_to_complete(&self) -> Snapshot {

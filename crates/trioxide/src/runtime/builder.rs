@@ -86,6 +86,7 @@ pub struct Builder {
     pub(crate) max_blocking_threads: usize,
     pub(crate) thread_keep_alive: Duration,
     pub(crate) thread_name: String,
+    pub(crate) cancel_grace: Duration,
 }
 
 impl Default for Builder {
@@ -108,6 +109,7 @@ impl Builder {
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
             thread_name: "trioxide".into(),
+            cancel_grace: crate::cancel::DEFAULT_CANCEL_GRACE,
         }
     }
 
@@ -151,6 +153,13 @@ impl Builder {
     /// Name prefix of the runtime's threads (default `"trioxide"`).
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.thread_name = name.into();
+        self
+    }
+
+    /// How long `on_cancel` cleanups (and shielded work) may run after a cancellation
+    /// before they are cut off (default 5 s).
+    pub fn cancel_grace(&mut self, grace: Duration) -> &mut Self {
+        self.cancel_grace = grace;
         self
     }
 

@@ -29,6 +29,7 @@ pub(crate) struct Shared {
     pub(crate) timers: Arc<Timers>,
     pub(crate) backend: IoBackend,
     pub(crate) debug: bool,
+    pub(crate) cancel_grace: std::time::Duration,
 }
 
 /// A cheap, clonable, `Send + Sync` reference to a runtime: spawn onto it from any
@@ -101,6 +102,11 @@ impl Handle {
     /// The I/O backend this runtime uses.
     pub fn io_backend(&self) -> IoBackend {
         self.shared.backend
+    }
+
+    /// How long cancellation cleanups may run (`Builder::cancel_grace`).
+    pub fn cancel_grace(&self) -> std::time::Duration {
+        self.shared.cancel_grace
     }
 
     /// Whether debug mode is on.

@@ -88,6 +88,7 @@ impl Runtime {
                 backend,
                 flavor,
                 debug: builder.debug,
+                cancel_grace: builder.cancel_grace,
             }),
         };
         let (local, pool, target) = match flavor {

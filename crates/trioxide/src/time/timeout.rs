@@ -15,7 +15,8 @@ pub struct Elapsed(());
 /// Runs `future` for at most `duration`.
 ///
 /// The inner future is polled first, so one that is already ready wins even with a zero
-/// duration. On timeout it is dropped before `Err(Elapsed)` is returned.
+/// duration. On timeout it is dropped — as a cancellation, so its `on_cancel` cleanups
+/// run to completion — before `Err(Elapsed)` is returned.
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     timeout_at(Instant::now().saturating_add(duration), future)
 }
@@ -25,16 +26,18 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future: Some(future),
         sleep: sleep_until(deadline),
+        cleanup: None,
     }
 }
 
 /// The future of [`timeout`].
 #[must_use = "futures do nothing unless awaited"]
-#[derive(Debug)]
 pub struct Timeout<F> {
     /// `None` once dropped on timeout.
     future: Option<F>,
     sleep: Sleep,
+    /// The cancelled future's cleanups, run before `Elapsed` is returned.
+    cleanup: Option<trioxide_task::cancel::Cleanup>,
 }
 
 impl<F> Timeout<F> {
@@ -49,8 +52,13 @@ impl<F: Future> Future for Timeout<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `future` is structurally pinned: it is never moved out while pinned
-        // (only dropped in place through `set(None)`), and `sleep` is `Unpin`.
+        // (only dropped in place by `cancel_in_place`); `sleep` and `cleanup` are `Unpin`.
         let this = unsafe { self.get_unchecked_mut() };
+        if let Some(cleanup) = this.cleanup.as_mut() {
+            std::task::ready!(cleanup.as_mut().poll(cx));
+            this.cleanup = None;
+            return Poll::Ready(Err(Elapsed(())));
+        }
         let Some(future) = this.future.as_mut() else {
             return Poll::Ready(Err(Elapsed(())));
         };
@@ -62,10 +70,25 @@ impl<F: Future> Future for Timeout<F> {
         match trioxide_task::coop::with_budget(|| Pin::new(&mut this.sleep).poll(cx)) {
             Poll::Ready(()) => {
                 // SAFETY: dropping in place is allowed for pinned data.
-                unsafe { Pin::new_unchecked(&mut this.future) }.set(None);
-                Poll::Ready(Err(Elapsed(())))
+                let slot = unsafe { Pin::new_unchecked(&mut this.future) };
+                match crate::cancel::cancel_in_place(slot) {
+                    None => Poll::Ready(Err(Elapsed(()))),
+                    Some(cleanup) => {
+                        this.cleanup = Some(cleanup);
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                }
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+impl<F> std::fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timeout")
+            .field("deadline", &self.sleep.deadline())
+            .finish()
     }
 }

@@ -1,0 +1,127 @@
+//! Async cleanup on cancellation: the hook that lets a future being cancelled hand work
+//! to whoever cancelled it.
+//!
+//! Cancellation in Rust is a drop. Whoever drops a future *because it was cancelled* (the
+//! task harness for `JoinHandle::cancel`, a scope cancelling its children, a timeout
+//! elapsing) does it inside [`drop_collecting_cleanups`]; while that drop runs, guards
+//! inside the future (`trioxide::on_cancel`, `trioxide::shield`) call [`defer_cleanup`]
+//! to hand over a `'static` future, and the canceller then runs those futures to
+//! completion before it reports the cancellation. A drop that is not a cancellation
+//! (the future finished, or the runtime is shutting down) collects nothing, so
+//! `defer_cleanup` refuses and the guard simply drops its future.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A cleanup future handed over by a cancelled future.
+pub type Cleanup = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+thread_local! {
+    static COLLECTOR: RefCell<Option<Vec<Cleanup>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (which drops a cancelled future, possibly in place) as a *cancellation*:
+/// the cleanup futures deferred meanwhile are returned. Nested collections keep their
+/// own cleanups.
+pub fn collect_cleanups(f: impl FnOnce()) -> Vec<Cleanup> {
+    let outer = COLLECTOR.with(|c| c.borrow_mut().replace(Vec::new()));
+    struct Restore(Option<Option<Vec<Cleanup>>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                COLLECTOR.with(|c| *c.borrow_mut() = outer);
+            }
+        }
+    }
+    let mut restore = Restore(Some(outer));
+    f();
+    let collected = COLLECTOR
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_default();
+    COLLECTOR.with(|c| *c.borrow_mut() = restore.0.take().expect("set above"));
+    collected
+}
+
+/// Drops `value` as a *cancellation*: cleanup futures its guards defer are returned.
+pub fn drop_collecting_cleanups<T>(value: T) -> Vec<Cleanup> {
+    collect_cleanups(move || drop(value))
+}
+
+/// Hands `cleanup` to the canceller if a cancellation drop is running on this thread;
+/// gives it back otherwise (the caller then just drops it).
+pub fn defer_cleanup(cleanup: Cleanup) -> Result<(), Cleanup> {
+    COLLECTOR.with(|c| match c.borrow_mut().as_mut() {
+        Some(list) => {
+            list.push(cleanup);
+            Ok(())
+        }
+        None => Err(cleanup),
+    })
+}
+
+/// Whether a cancellation drop is running on this thread (a guard's `Drop` can ask).
+pub fn is_cancelling() -> bool {
+    COLLECTOR.with(|c| c.borrow().is_some())
+}
+
+/// Runs several cleanups concurrently to completion (each in turn is polled when
+/// the combined future is polled; finished ones are dropped at once).
+pub fn join_cleanups(cleanups: Vec<Cleanup>) -> Cleanup {
+    Box::pin(JoinCleanups { pending: cleanups })
+}
+
+struct JoinCleanups {
+    pending: Vec<Cleanup>,
+}
+
+impl Future for JoinCleanups {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].as_mut().poll(cx).is_ready() {
+                // A cleanup that was itself cancelled while cleaning up would defer into
+                // the outer collector; a finished one is dropped outside any collection.
+                drop(self.pending.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if self.pending.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = defer_cleanup(Box::pin(async {}));
+        }
+    }
+
+    #[test]
+    fn only_cancellation_drops_collect() {
+        assert!(!is_cancelling());
+        assert_eq!(drop_collecting_cleanups((Guard, Guard)).len(), 2);
+        drop(Guard); // a plain drop: refused, nothing leaks
+        assert!(!is_cancelling());
+        // Nested: the inner collection does not leak into the outer one.
+        struct Nested;
+        impl Drop for Nested {
+            fn drop(&mut self) {
+                assert_eq!(drop_collecting_cleanups(Guard).len(), 1);
+            }
+        }
+        assert_eq!(drop_collecting_cleanups((Nested, Guard)).len(), 1);
+    }
+}

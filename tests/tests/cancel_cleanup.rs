@@ -1,0 +1,227 @@
+//! Cancellation with async cleanup end to end: `on_cancel` in tasks, scopes and
+//! timeouts; the grace deadline; `shield`; and `CancelScope` deadlines and nesting.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use trioxide::io::{AsyncReadExt, AsyncWriteExt};
+use trioxide::net::UnixStream;
+use trioxide::runtime::{Flavor, Runtime};
+use trioxide::time::{Instant, sleep};
+use trioxide::{CancelScope, on_cancel, shield};
+use trioxide_tests::rt_test;
+
+fn flag() -> Arc<AtomicBool> {
+    Arc::new(AtomicBool::new(false))
+}
+
+rt_test! {
+    async fn on_cancel_cleanup_that_awaits_io_completes_before_the_handle_resolves() {
+        let (mut ours, theirs) = UnixStream::pair().unwrap();
+        let cleaned = flag();
+        let c = cleaned.clone();
+        let task = trioxide::spawn(async move {
+            let mut theirs = theirs;
+            let _guard = on_cancel(async move {
+                sleep(Duration::from_millis(5)).await;
+                theirs.write_all(b"bye").await.unwrap(); // cleanup does real I/O
+                c.store(true, Ordering::SeqCst);
+            });
+            std::future::pending::<()>().await
+        });
+        sleep(Duration::from_millis(5)).await;
+        task.cancel();
+        let result = task.await;
+        assert!(result.unwrap_err().is_cancelled());
+        assert!(cleaned.load(Ordering::SeqCst), "the handle resolved only after the cleanup");
+        let mut buf = [0u8; 3];
+        ours.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"bye");
+    }
+}
+
+rt_test! {
+    async fn a_guard_dropped_without_cancellation_does_not_run() {
+        let ran = flag();
+        let r = ran.clone();
+        trioxide::spawn(async move {
+            let _guard = on_cancel(async move { r.store(true, Ordering::SeqCst) });
+            sleep(Duration::from_millis(1)).await;
+        })
+        .await
+        .unwrap();
+        sleep(Duration::from_millis(10)).await;
+        assert!(!ran.load(Ordering::SeqCst));
+    }
+}
+
+#[test]
+fn cleanup_is_cut_off_at_the_grace_deadline() {
+    for flavor in [Flavor::CurrentThread, Flavor::WorkStealing] {
+        let rt = Runtime::builder()
+            .flavor(flavor)
+            .cancel_grace(Duration::from_millis(30))
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let finished = flag();
+            let f = finished.clone();
+            let task = trioxide::spawn(async move {
+                let _guard = on_cancel(async move {
+                    sleep(Duration::from_secs(3600)).await;
+                    f.store(true, Ordering::SeqCst);
+                });
+                std::future::pending::<()>().await
+            });
+            trioxide::yield_now().await;
+            sleep(Duration::from_millis(2)).await;
+            let start = Instant::now();
+            task.cancel();
+            assert!(task.await.unwrap_err().is_cancelled());
+            let took = start.elapsed();
+            assert!(
+                took >= Duration::from_millis(30),
+                "{flavor:?}: waited for the grace: {took:?}"
+            );
+            assert!(
+                took < Duration::from_secs(20),
+                "{flavor:?}: cut off at the grace deadline"
+            );
+            assert!(!finished.load(Ordering::SeqCst));
+        });
+    }
+}
+
+rt_test! {
+    async fn a_timeout_runs_the_cleanup_before_it_reports_elapsed() {
+        let cleaned = flag();
+        let c = cleaned.clone();
+        let out = trioxide::time::timeout(Duration::from_millis(5), async move {
+            let _guard = on_cancel(async move {
+                sleep(Duration::from_millis(10)).await;
+                c.store(true, Ordering::SeqCst);
+            });
+            sleep(Duration::from_secs(3600)).await;
+        })
+        .await;
+        assert!(out.is_err());
+        assert!(cleaned.load(Ordering::SeqCst));
+    }
+}
+
+rt_test! {
+    async fn a_cancelled_scope_waits_for_its_childrens_cleanups() {
+        let cleanups = Arc::new(AtomicUsize::new(0));
+        let result = trioxide::scope(|s| {
+            let cleanups = cleanups.clone();
+            async move {
+                for _ in 0..3 {
+                    let c = cleanups.clone();
+                    s.spawn(async move {
+                        let _guard = on_cancel(async move {
+                            sleep(Duration::from_millis(5)).await;
+                            c.fetch_add(1, Ordering::SeqCst);
+                        });
+                        std::future::pending::<()>().await
+                    });
+                }
+                let c = cleanups.clone();
+                s.spawn_parallel(async move {
+                    let _guard = on_cancel(async move {
+                        sleep(Duration::from_millis(5)).await;
+                        c.fetch_add(1, Ordering::SeqCst);
+                    });
+                    std::future::pending::<()>().await
+                });
+                sleep(Duration::from_millis(5)).await;
+                s.cancel();
+            }
+        })
+        .await;
+        // The body itself finished (right after `cancel`), so the scope returns its value.
+        assert!(result.is_ok());
+        assert_eq!(cleanups.load(Ordering::SeqCst), 4, "every cancelled child cleaned up exactly once");
+    }
+}
+
+rt_test! {
+    async fn shielded_cleanup_completes_under_an_outer_cancel() {
+        let saved = flag();
+        let s = saved.clone();
+        let task = trioxide::spawn(async move {
+            shield(async move {
+                sleep(Duration::from_millis(20)).await;
+                s.store(true, Ordering::SeqCst);
+            })
+            .await;
+            std::future::pending::<()>().await
+        });
+        sleep(Duration::from_millis(2)).await;
+        task.cancel();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(saved.load(Ordering::SeqCst), "the shielded part ran to completion");
+    }
+}
+
+rt_test! {
+    async fn cancel_scope_cancel_and_reschedule() {
+        let scope = CancelScope::new();
+        let s2 = scope.clone();
+        let canceller = trioxide::spawn(async move {
+            sleep(Duration::from_millis(5)).await;
+            s2.cancel();
+        });
+        assert_eq!(scope.run(sleep(Duration::from_secs(3600))).await, None);
+        assert!(scope.cancelled_caught());
+        canceller.await.unwrap();
+
+        // Rescheduling: a deadline moved later lets the work finish.
+        let scope = CancelScope::with_timeout(Duration::from_millis(5));
+        scope.set_deadline(Some(Instant::now() + Duration::from_secs(60)));
+        assert_eq!(scope.run(async { sleep(Duration::from_millis(20)).await; 7 }).await, Some(7));
+        assert!(!scope.cancelled_caught());
+
+        // ... and one moved earlier cuts it short.
+        let scope = CancelScope::with_timeout(Duration::from_secs(60));
+        let s3 = scope.clone();
+        trioxide::spawn(async move {
+            sleep(Duration::from_millis(5)).await;
+            s3.set_deadline(Some(Instant::now()));
+        });
+        assert_eq!(scope.run(sleep(Duration::from_secs(3600))).await, None);
+    }
+}
+
+rt_test! {
+    async fn nested_cancel_scopes_the_earliest_deadline_wins() {
+        let outer = CancelScope::with_timeout(Duration::from_millis(10));
+        let inner = CancelScope::with_timeout(Duration::from_secs(3600));
+        let start = Instant::now();
+        let out = outer.run(async { inner.run(sleep(Duration::from_secs(3600))).await }).await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught() && !inner.cancelled_caught());
+        assert!(start.elapsed() < Duration::from_secs(20));
+
+        let outer = CancelScope::with_timeout(Duration::from_secs(3600));
+        let inner = CancelScope::with_timeout(Duration::from_millis(5));
+        let out = outer.run(async { inner.run(sleep(Duration::from_secs(3600))).await }).await;
+        assert_eq!(out, Some(None), "the inner deadline fired; the outer scope returned normally");
+        assert!(inner.cancelled_caught() && !outer.cancelled_caught());
+    }
+}
+
+#[test]
+fn runtime_shutdown_with_armed_guards_does_not_hang() {
+    let rt = Runtime::builder()
+        .flavor(Flavor::WorkStealing)
+        .build()
+        .unwrap();
+    for _ in 0..100 {
+        drop(rt.spawn(async {
+            let _guard = on_cancel(async { sleep(Duration::from_secs(3600)).await });
+            std::future::pending::<()>().await
+        }));
+    }
+    rt.block_on(sleep(Duration::from_millis(5)));
+    drop(rt); // must return: shutdown does not wait for cleanups
+}
