@@ -3,6 +3,7 @@
 //! `docs/BENCHMARKS.md`. Run with `cargo xtask bench [name-filter]`.
 
 mod current_thread;
+mod scope;
 mod work_stealing;
 
 use std::time::{Duration, Instant};
@@ -48,7 +49,8 @@ fn main() {
     let mut rows = Vec::new();
     let all = current_thread::benches()
         .into_iter()
-        .chain(work_stealing::benches());
+        .chain(work_stealing::benches())
+        .chain(scope::benches());
     for mut bench in all {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;

@@ -100,22 +100,32 @@ rt_test! {
     }
 }
 
-rt_test! {
-    async fn failures_before_the_cancellation_took_effect_are_all_collected() {
-        let result = trioxide::scope(|s| async move {
-            // Both parallel children fail before the scope next looks at its children:
-            // both failures are collected; a borrowed sibling polled after the first
-            // failure never runs (its failure never happens).
-            s.spawn_parallel_fallible(async { Err::<(), _>(Boom("one")) });
-            s.spawn_parallel(async { panic!("two") });
-            trioxide::time::sleep(Duration::from_millis(20)).await;
-        })
-        .await;
-        let failures = result.unwrap_err().into_failures();
-        let mut seen: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
-        seen.sort();
-        assert_eq!(seen, ["error: boom one", "panic: two"]);
-    }
+#[test]
+fn failures_before_the_cancellation_took_effect_are_all_collected() {
+    // Two parallel children on two workers fail at the same moment (a barrier releases
+    // both inside one poll each): the second failure happens before the first one's
+    // cancellation can take effect (at the next poll boundary), so both are collected.
+    let rt = trioxide::Runtime::builder()
+        .flavor(trioxide::runtime::Flavor::WorkStealing)
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let (b1, b2) = (barrier.clone(), barrier);
+    let result = rt.block_on(trioxide::scope(|s| async move {
+        s.spawn_parallel_fallible(async move {
+            b1.wait();
+            Err::<(), _>(Boom("one"))
+        });
+        s.spawn_parallel(async move {
+            b2.wait();
+            panic!("two")
+        });
+    }));
+    let failures = result.unwrap_err().into_failures();
+    let mut seen: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+    seen.sort();
+    assert_eq!(seen, ["error: boom one", "panic: two"]);
 }
 
 rt_test! {

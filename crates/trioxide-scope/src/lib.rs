@@ -32,7 +32,7 @@ mod scope;
 
 pub use error::{BoxError, ChildError, Failure, ScopeError};
 pub use handle::ScopeHandle;
-pub use scope::{Scope, ScopeFuture, Spawn, scope_with};
+pub use scope::{Scope, ScopeFuture, Spawn, SpawnerSource, scope_with};
 
 /// asyncio's name for a scope's handle: `async with TaskGroup() as tg`.
 pub type TaskGroup<'env> = Scope<'env>;

@@ -17,6 +17,9 @@ pub(crate) struct ReadyQueue {
 struct Inner {
     ready: Vec<usize>,
     parent: Option<Waker>,
+    /// The parent was woken and has not taken the queue since: later pushes need not
+    /// wake it again (one wake-up per batch, not per child).
+    notified: bool,
 }
 
 /// A child's waker: queues `index` once until it is polled again.
@@ -47,13 +50,19 @@ impl ReadyQueue {
     /// Takes the indices queued since the last call.
     pub(crate) fn take(&self, into: &mut Vec<usize>) {
         into.clear();
-        std::mem::swap(&mut self.inner.lock().unwrap().ready, into);
+        let mut inner = self.inner.lock().unwrap();
+        inner.notified = false;
+        std::mem::swap(&mut inner.ready, into);
     }
 
     fn push(&self, index: usize) {
         let parent = {
             let mut inner = self.inner.lock().unwrap();
             inner.ready.push(index);
+            if inner.notified {
+                return;
+            }
+            inner.notified = true;
             inner.parent.clone()
         };
         if let Some(parent) = parent {

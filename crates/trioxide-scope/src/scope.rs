@@ -12,16 +12,22 @@
 //! fallible child's `Err`, or any panic) cancels the body and every sibling, and the scope
 //! returns `Err(ScopeError)` with every failure in order; `Scope::cancel` cancels
 //! everything; dropping the scope future cancels everything and waits for nothing.
+//!
+//! Parallel children report to the scope themselves: each task carries a guard that, when
+//! the task finishes or is dropped, fills the child's handle, records a failure, and
+//! decrements the scope's count of running parallel children — waking the scope only for
+//! a failure or for the last child, so 10,000 parallel children cost the scope one wake-up.
 
 use crate::error::{ChildError, Failure, ScopeError, panic_message};
 use crate::handle::{ScopeHandle, SharedSlot, fill, new_slot};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::ready::{ChildWake, ReadyQueue};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use trioxide_task::{JoinError, JoinHandle};
+use trioxide_task::JoinHandle;
 
 /// How a scope starts `spawn_parallel` children: the runtime's spawner.
 pub trait Spawn: Send + Sync + 'static {
@@ -36,26 +42,94 @@ struct Child<'env> {
     wake: Arc<ChildWake>,
     /// Marks the child's handle when the child is dropped without finishing.
     abort: Box<dyn Fn(ChildError) + Send + 'env>,
-    /// For parallel children: asks the task to stop (the child future then sees the
-    /// task's handle resolve).
-    cancel_task: Option<Box<dyn Fn() + Send + 'env>>,
     /// Cleanup handed over by a cancelled child: runs to completion, never cancelled.
     shielded: bool,
 }
 
 impl Child<'_> {
-    /// A borrowed child that cancellation drops (not parallel, not a cleanup).
+    /// A borrowed child that cancellation drops (not a cleanup).
     fn is_droppable(&self) -> bool {
-        self.cancel_task.is_none() && !self.shielded
+        !self.shielded
+    }
+}
+
+/// The `'static` part of a scope, shared with its parallel children's tasks.
+struct Shared {
+    failures: Mutex<Vec<Failure>>,
+    cancelled: AtomicBool,
+    parallel_live: AtomicUsize,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    ready: std::sync::Arc<ReadyQueue>,
+}
+
+impl Shared {
+    /// Records a failure: it cancels the scope.
+    fn fail(&self, failure: Failure) {
+        self.failures.lock().unwrap().push(failure);
+        self.cancel();
+    }
+
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.ready.wake_parent();
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn cancel_tasks(&self) {
+        for task in self.tasks.lock().unwrap().iter() {
+            task.cancel();
+        }
+    }
+}
+
+/// The join waker of a parallel child's task: the task core wakes it once, when the task
+/// has completed — after any `on_cancel` cleanup it ran — which settles the child's
+/// handle and the scope's count.
+struct ParallelDone<T> {
+    shared: std::sync::Arc<Shared>,
+    slot: SharedSlot<T>,
+}
+
+impl<T: Send + 'static> ParallelDone<T> {
+    fn finish(&self) {
+        fill(&self.slot, Err(ChildError::Cancelled)); // a no-op if it has a result
+        if self.shared.parallel_live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.shared.ready.wake_parent();
+        }
+    }
+}
+
+impl<T: Send + 'static> std::task::Wake for ParallelDone<T> {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.finish();
+    }
+}
+
+/// Catches a panic of the wrapped future's `poll`.
+struct CatchUnwind<F>(F);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of the only field: it is never moved out.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
     }
 }
 
 struct State<'env> {
-    /// Index-stable slots; a child being polled is temporarily taken out.
+    /// Index-stable slots of the borrowed children; one being polled is taken out.
     children: Vec<Option<Child<'env>>>,
+    /// Borrowed children not finished yet.
     live: usize,
-    failures: Vec<Failure>,
-    cancelled: bool,
     cancel_applied: bool,
     closed: bool,
 }
@@ -63,14 +137,44 @@ struct State<'env> {
 /// A handle to a running scope, passed to its body; cheap to clone, `Send + Sync`.
 pub struct Scope<'env> {
     state: Arc<Mutex<State<'env>>>,
+    shared: std::sync::Arc<Shared>,
     ready: std::sync::Arc<ReadyQueue>,
-    spawner: Option<std::sync::Arc<dyn Spawn>>,
+    spawner: SpawnerSource,
+}
+
+/// Where a scope gets its spawner for `spawn_parallel` children.
+#[derive(Clone)]
+pub enum SpawnerSource {
+    /// No runtime: `spawn_parallel` panics (borrowed children still work).
+    None,
+    /// This spawner.
+    Fixed(std::sync::Arc<dyn Spawn>),
+    /// Looked up when a parallel child is spawned (the facade passes "the current
+    /// runtime", so a scope built outside `block_on` still works inside it).
+    Lazy(fn() -> Option<std::sync::Arc<dyn Spawn>>),
+}
+
+impl From<Option<std::sync::Arc<dyn Spawn>>> for SpawnerSource {
+    fn from(spawner: Option<std::sync::Arc<dyn Spawn>>) -> Self {
+        spawner.map_or(SpawnerSource::None, SpawnerSource::Fixed)
+    }
+}
+
+impl SpawnerSource {
+    fn get(&self) -> Option<std::sync::Arc<dyn Spawn>> {
+        match self {
+            SpawnerSource::None => None,
+            SpawnerSource::Fixed(s) => Some(s.clone()),
+            SpawnerSource::Lazy(resolve) => resolve(),
+        }
+    }
 }
 
 impl Clone for Scope<'_> {
     fn clone(&self) -> Self {
         Scope {
             state: self.state.clone(),
+            shared: self.shared.clone(),
             ready: self.ready.clone(),
             spawner: self.spawner.clone(),
         }
@@ -145,7 +249,6 @@ impl<'env> Scope<'env> {
             }),
             wake,
             abort: Box::new(move |why| fill(&for_abort, Err(why))),
-            cancel_task: None,
             shielded: false,
         });
         if !added {
@@ -158,7 +261,7 @@ impl<'env> Scope<'env> {
     /// worker. Only its panics count as failures.
     ///
     /// # Panics
-    /// If the scope was created without a spawner (`trioxide_scope::scope_local_only`).
+    /// If the scope has no runtime to spawn on (see [`SpawnerSource`]).
     pub fn spawn_parallel<F>(&self, future: F) -> ScopeHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -183,57 +286,47 @@ impl<'env> Scope<'env> {
         T: Send + 'static,
         E: Into<crate::BoxError> + 'static,
     {
-        let spawner = self
-            .spawner
-            .clone()
-            .expect("spawn_parallel needs a runtime: create the scope with trioxide::scope");
+        let spawner = self.spawner.get().expect(
+            "spawn_parallel needs a runtime: use trioxide::scope inside trioxide::run (or pass \
+             a spawner to trioxide_scope::scope_with)",
+        );
         let slot: SharedSlot<T> = new_slot();
-        if self.state.lock().unwrap().closed {
+        if self.state.lock().unwrap().closed || self.shared.is_cancelled() {
             fill(&slot, Err(ChildError::Cancelled));
             return ScopeHandle::new(slot);
         }
-        let failure: std::sync::Arc<Mutex<Option<Failure>>> = std::sync::Arc::new(Mutex::new(None));
-        let (task_slot, task_failure) = (slot.clone(), failure.clone());
-        let task = spawner.spawn(Box::pin(async move {
-            match future.await {
-                Ok(v) => fill(&task_slot, Ok(v)),
-                Err(e) => {
+        self.shared.parallel_live.fetch_add(1, Ordering::SeqCst);
+        let (task_slot, task_shared) = (slot.clone(), self.shared.clone());
+        let mut task = spawner.spawn(Box::pin(async move {
+            match CatchUnwind(future).await {
+                Ok(Ok(v)) => fill(&task_slot, Ok(v)),
+                Ok(Err(e)) => {
                     fill(&task_slot, Err(ChildError::Failed));
-                    *task_failure.lock().unwrap() = Some(Failure::Error(e.into()));
+                    task_shared.fail(Failure::Error(e.into()));
+                }
+                Err(payload) => {
+                    fill(&task_slot, Err(ChildError::Failed));
+                    task_shared.fail(Failure::Panic(panic_message(&*payload)));
                 }
             }
         }));
-        let canceller = task.cancel_handle();
-        let mut task = CancelOnDrop(task);
-        let child_slot = slot.clone();
-        let abort_slot = slot.clone();
-        let added = self.add(move |wake| Child {
-            future: Box::pin(async move {
-                let outcome = (&mut task.0).await;
-                match outcome {
-                    Ok(()) => failure.lock().unwrap().take(),
-                    Err(JoinError::Panicked(p)) => {
-                        fill(&child_slot, Err(ChildError::Failed));
-                        Some(Failure::Panic(
-                            p.message()
-                                .unwrap_or("<non-string panic payload>")
-                                .to_string(),
-                        ))
-                    }
-                    Err(JoinError::Cancelled) => {
-                        fill(&child_slot, Err(ChildError::Cancelled));
-                        None
-                    }
-                }
-            }),
-            wake,
-            abort: Box::new(move |why| fill(&abort_slot, Err(why))),
-            cancel_task: Some(Box::new(move || canceller.cancel())),
-            shielded: false,
+        // Register the completion waker by polling the handle once (it is woken exactly
+        // once, when the task completes); the handle is kept so the task stays joined.
+        let done = std::sync::Arc::new(ParallelDone {
+            shared: self.shared.clone(),
+            slot: slot.clone(),
         });
-        if !added {
-            fill(&slot, Err(ChildError::Cancelled));
+        let waker = Waker::from(done.clone());
+        if Pin::new(&mut task)
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready()
+        {
+            done.finish();
         }
+        if self.state.lock().unwrap().closed || self.shared.is_cancelled() {
+            task.cancel(); // raced with the scope closing or cancelling
+        }
+        self.shared.tasks.lock().unwrap().push(task);
         ScopeHandle::new(slot)
     }
 
@@ -242,23 +335,12 @@ impl<'env> Scope<'env> {
     /// have stopped: `Ok` with the body's value if the body had already finished, else a
     /// `ScopeError` for which `is_cancelled()` is true.
     pub fn cancel(&self) {
-        self.state.lock().unwrap().cancelled = true;
-        self.ready.wake_parent();
+        self.shared.cancel();
     }
 
     /// Whether cancellation was requested (by `cancel` or a failure).
     pub fn is_cancelled(&self) -> bool {
-        self.state.lock().unwrap().cancelled
-    }
-}
-
-/// A task handle that cancels its task when dropped (a dropped scope stops its parallel
-/// children).
-struct CancelOnDrop(JoinHandle<()>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.cancel();
+        self.shared.is_cancelled()
     }
 }
 
@@ -274,26 +356,30 @@ pub struct ScopeFuture<'env, B: Future> {
 impl<B: Future> Unpin for ScopeFuture<'_, B> {}
 
 /// Runs `body` with a new scope and returns its value once every child has finished.
-/// `spawner` starts `spawn_parallel` children (the facade passes its runtime's).
-pub fn scope_with<'env, F, B>(
-    spawner: Option<std::sync::Arc<dyn Spawn>>,
-    body: F,
-) -> ScopeFuture<'env, B>
+/// `spawner` starts `spawn_parallel` children (the facade passes its runtime's); it is
+/// anything convertible to a [`SpawnerSource`], e.g. `None`.
+pub fn scope_with<'env, F, B>(spawner: impl Into<SpawnerSource>, body: F) -> ScopeFuture<'env, B>
 where
     F: FnOnce(Scope<'env>) -> B,
     B: Future + Send + 'env,
 {
+    let ready = std::sync::Arc::new(ReadyQueue::default());
     let scope = Scope {
         state: Arc::new(Mutex::new(State {
             children: Vec::new(),
             live: 0,
-            failures: Vec::new(),
-            cancelled: false,
             cancel_applied: false,
             closed: false,
         })),
-        ready: std::sync::Arc::new(ReadyQueue::default()),
-        spawner,
+        shared: std::sync::Arc::new(Shared {
+            failures: Mutex::new(Vec::new()),
+            cancelled: AtomicBool::new(false),
+            parallel_live: AtomicUsize::new(0),
+            tasks: Mutex::new(Vec::new()),
+            ready: ready.clone(),
+        }),
+        ready,
+        spawner: spawner.into(),
     };
     let body = Box::pin(body(scope.clone()));
     ScopeFuture {
@@ -310,9 +396,7 @@ const CHILD_POLLS_PER_POLL: usize = 1024;
 
 impl<'env, B: Future> ScopeFuture<'env, B> {
     fn record_failure(&self, failure: Failure) {
-        let mut state = self.scope.state.lock().unwrap();
-        state.failures.push(failure);
-        state.cancelled = true;
+        self.scope.shared.fail(failure);
     }
 
     fn poll_body(&mut self, cx: &mut Context<'_>) {
@@ -396,7 +480,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
         let mut dropped = Vec::new();
         {
             let mut state = self.scope.state.lock().unwrap();
-            if !state.cancelled || state.cancel_applied {
+            if !self.scope.shared.is_cancelled() || state.cancel_applied {
                 return;
             }
             state.cancel_applied = true;
@@ -405,11 +489,10 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                 if slot.as_ref().is_some_and(Child::is_droppable) {
                     dropped.push(slot.take().expect("checked above"));
                     *live -= 1;
-                } else if let Some(cancel) = slot.as_ref().and_then(|c| c.cancel_task.as_ref()) {
-                    cancel();
                 }
             }
         }
+        self.scope.shared.cancel_tasks();
         // Drop the body and the borrowed children as a cancellation: their `on_cancel`
         // cleanups come back and run as shielded children before the scope returns.
         let body = self.body.take();
@@ -428,7 +511,6 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                 }),
                 wake,
                 abort: Box::new(|_| {}),
-                cancel_task: None,
                 shielded: true,
             });
         }
@@ -447,13 +529,14 @@ impl<'env, B: Future> Future for ScopeFuture<'env, B> {
         let more = this.poll_children();
         this.apply_cancel();
         let mut state = this.scope.state.lock().unwrap();
-        if this.body.is_none() && state.live == 0 {
+        let parallel_live = this.scope.shared.parallel_live.load(Ordering::SeqCst);
+        if this.body.is_none() && state.live == 0 && parallel_live == 0 {
             state.closed = true;
-            let failures = std::mem::take(&mut state.failures);
-            let cancelled = state.cancelled;
             let leftovers = std::mem::take(&mut state.children);
             drop(state);
             drop(leftovers);
+            let failures = std::mem::take(&mut *this.scope.shared.failures.lock().unwrap());
+            let cancelled = this.scope.shared.is_cancelled();
             return Poll::Ready(match (failures.is_empty(), this.output.take()) {
                 (true, Some(v)) => Ok(v),
                 (_, _) => Err(ScopeError {
@@ -484,5 +567,6 @@ impl<B: Future> Drop for ScopeFuture<'_, B> {
             (child.abort)(ChildError::Cancelled);
             drop(child);
         }
+        self.scope.shared.cancel_tasks();
     }
 }

@@ -57,10 +57,13 @@ where
     F: FnOnce(Scope<'env>) -> B,
     B: Future + Send + 'env,
 {
-    let spawner = Handle::try_current()
-        .ok()
-        .map(|h| Arc::new(RuntimeSpawner(h)) as Arc<dyn trioxide_scope::Spawn>);
-    trioxide_scope::scope_with(spawner, body)
+    trioxide_scope::scope_with(trioxide_scope::SpawnerSource::Lazy(current_spawner), body)
+}
+
+/// The current runtime as a scope spawner.
+fn current_spawner() -> Option<Arc<dyn trioxide_scope::Spawn>> {
+    let handle = Handle::try_current().ok()?;
+    Some(Arc::new(RuntimeSpawner(handle)))
 }
 
 /// The error of [`fail_after`]: the deadline passed first (Trio's `TooSlowError`).
