@@ -25,12 +25,17 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod combine;
 pub mod io;
 mod loom;
 pub mod net;
 pub mod runtime;
 pub mod time;
 
+pub use combine::{
+    AsCompleted, Finished, JoinAll, RaceAll, TryJoinAll, Wait, as_completed, join_all, race,
+    race_all, try_join_all, wait,
+};
 pub use runtime::{Handle, Runtime, run};
 pub use trioxide_sync as sync;
 pub use trioxide_task::{
