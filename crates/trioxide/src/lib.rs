@@ -26,6 +26,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod cancel;
+pub mod combine;
 pub mod io;
 mod loom;
 pub mod net;
@@ -34,6 +35,10 @@ pub mod scope;
 pub mod time;
 
 pub use cancel::{CancelGuard, CancelScope, DEFAULT_CANCEL_GRACE, Shielded, on_cancel, shield};
+pub use combine::{
+    AsCompleted, Finished, JoinAll, RaceAll, TryJoinAll, Wait, as_completed, join_all, race,
+    race_all, try_join_all, wait,
+};
 pub use runtime::{Handle, Runtime, run};
 pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope};
 pub use trioxide_sync as sync;
