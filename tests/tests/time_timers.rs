@@ -30,10 +30,14 @@ rt_test! {
             h.await.unwrap();
         }
         let order = order.lock().unwrap();
-        // Timers of the same 1 ms tick may fire together in any order; across ticks the
-        // order must follow the deadlines.
-        assert!(order.windows(2).all(|w| w[0] <= w[1] + 1), "out of order: {order:?}");
         assert_eq!(order.len(), 150);
+        // On one thread, wake-up order is firing order: timers of the same 1 ms tick may
+        // fire together in any order, across ticks the order follows the deadlines. (With
+        // several workers, tasks woken in one batch run in parallel, so only "never
+        // early", checked above, holds.)
+        if trioxide::Handle::current().flavor() == trioxide::runtime::Flavor::CurrentThread {
+            assert!(order.windows(2).all(|w| w[0] <= w[1] + 1), "out of order: {order:?}");
+        }
     }
 }
 

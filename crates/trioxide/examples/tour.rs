@@ -44,18 +44,39 @@ async fn tasks_and_gather() {
         .map(|url| trioxide::spawn(fetch_data(url)))
         .collect();
     // ... and asyncio.gather(*tasks): results in the order of the tasks.
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await.expect("fetch_data does not fail"));
-    }
-    for result in &results {
-        println!("{result}");
+    let results = trioxide::join_all(tasks).await;
+    for result in results {
+        println!("{}", result.expect("fetch_data does not fail"));
     }
     println!(
         "(three {:?} fetches took {:?} together: they ran concurrently)",
         2 * SECOND,
         started.elapsed()
     );
+}
+
+// 3. Structured concurrency: a TaskGroup (trioxide's scope) of three process_item tasks,
+// whose results are read after the group — every task has finished by then.
+async fn process_item(item: &str) -> String {
+    sleep(SECOND).await;
+    format!("Processed {item}")
+}
+
+async fn task_group() {
+    let (mut task1, mut task2, mut task3) = (None, None, None);
+    trioxide::scope(|tg| {
+        let (t1, t2, t3) = (&mut task1, &mut task2, &mut task3); // borrowed, not 'static
+        async move {
+            *t1 = Some(tg.create_task(process_item("A")));
+            *t2 = Some(tg.create_task(process_item("B")));
+            *t3 = Some(tg.create_task(process_item("C")));
+        }
+    })
+    .await
+    .expect("no task failed");
+    for task in [task1, task2, task3] {
+        println!("{}", task.expect("created").result().expect("finished"));
+    }
 }
 
 // 5. Cancellation: a long-running task cancelled after 5 "seconds". Python's
@@ -101,6 +122,27 @@ async fn blocking_call() {
     let result = trioxide::to_thread(cpu_bound_task).await.expect("no panic");
     println!("{result}");
     ticker.await.expect("ticker finished");
+}
+
+// 8. wait(FIRST_COMPLETED) over ten tasks, then cancel the pending ones.
+async fn task(n: u64) -> u64 {
+    sleep(SECOND / 10 * n as u32).await;
+    n
+}
+
+async fn wait_first_completed() {
+    let tasks: Vec<_> = (0..10).map(|i| trioxide::spawn(task(i))).collect();
+    let (done, pending) = trioxide::wait(tasks, trioxide::Wait::FirstCompleted, None).await;
+    for t in &done {
+        println!(
+            "Task completed with result: {}",
+            t.result().expect("no failure")
+        );
+    }
+    for t in &pending {
+        t.cancel();
+    }
+    println!("({} task(s) pending were cancelled)", pending.len());
 }
 
 // 10. A pipeline: producer -> processor -> consumer over queues. `Queue::shutdown`
@@ -190,6 +232,9 @@ fn main() {
         section(2, "Tasks and gather: fetch_data x3");
         tasks_and_gather().await;
 
+        section(3, "A TaskGroup");
+        task_group().await;
+
         section(5, "Cancellation");
         cancellation().await;
     });
@@ -200,6 +245,9 @@ fn main() {
     trioxide::run(async {
         section(7, "to_thread for a blocking call");
         blocking_call().await;
+
+        section(8, "wait(FIRST_COMPLETED), then cancel the rest");
+        wait_first_completed().await;
 
         section(10, "A producer -> processor -> consumer pipeline");
         pipeline().await;
