@@ -45,6 +45,15 @@ macro_rules! rt_test {
                 );
                 rt.block_on(async $body)
             }
+            $(#[$meta])*
+            #[test]
+            fn thread_per_core_epoll() {
+                let rt = $crate::runtime(
+                    ::trioxide::runtime::Flavor::ThreadPerCore,
+                    ::trioxide::runtime::Io::Epoll,
+                );
+                rt.block_on(async $body)
+            }
         }
     };
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use trioxide::JoinError;
-use trioxide::runtime::{BuildError, Flavor, Handle, Io, Runtime};
+use trioxide::runtime::{BuildError, Handle, Io, Runtime};
 use trioxide_tests::rt_test;
 
 rt_test! {
@@ -153,12 +153,6 @@ fn try_current_is_an_error_outside_and_a_handle_inside() {
 
 #[test]
 fn builder_reports_unsupported_configurations_with_typed_errors() {
-    let err = Runtime::builder()
-        .flavor(Flavor::ThreadPerCore)
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, BuildError::Unsupported(_)), "{err}");
-    assert!(err.to_string().contains("use Flavor::WorkStealing"));
     let err = Runtime::builder()
         .max_blocking_threads(0)
         .build()

@@ -54,11 +54,18 @@ async fn should_panic_is_kept() {
     panic!("panicked after an await");
 }
 
-// This version of trioxide only builds the current-thread flavor, so this checks the
-// message of a runtime that fails to build. Replace it when `ThreadPerCore` lands.
 #[trioxide::test(flavor = "thread_per_core", worker_threads = 2)]
-#[should_panic(expected = "trioxide::test: could not build the runtime: Flavor::ThreadPerCore")]
-async fn unbuildable_runtime_panics_with_the_build_error() {}
+async fn thread_per_core_options_reach_the_builder() {
+    let handle = trioxide::Handle::current();
+    assert_eq!(handle.flavor(), trioxide::runtime::Flavor::ThreadPerCore);
+    assert_eq!(handle.cores(), Some(2));
+    let on_core_1 = handle
+        .spawn_on(1, async { std::thread::current().name().map(String::from) })
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(on_core_1.unwrap().ends_with("-core-1"));
+}
 
 #[trioxide::test]
 #[ignore = "checks only that #[ignore] is kept on the generated test"]

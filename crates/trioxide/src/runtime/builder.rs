@@ -87,6 +87,7 @@ pub struct Builder {
     pub(crate) thread_keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) cancel_grace: Duration,
+    pub(crate) pin_threads: bool,
 }
 
 impl Default for Builder {
@@ -110,6 +111,7 @@ impl Builder {
             thread_keep_alive: Duration::from_secs(10),
             thread_name: "trioxide".into(),
             cancel_grace: crate::cancel::DEFAULT_CANCEL_GRACE,
+            pin_threads: false,
         }
     }
 
@@ -163,6 +165,12 @@ impl Builder {
         self
     }
 
+    /// Pins each core thread of `Flavor::ThreadPerCore` to its own CPU (default off).
+    pub fn pin_threads(&mut self, on: bool) -> &mut Self {
+        self.pin_threads = on;
+        self
+    }
+
     /// Builds the runtime.
     pub fn build(&self) -> Result<Runtime, BuildError> {
         if self.worker_threads == Some(0) {
@@ -170,13 +178,6 @@ impl Builder {
         }
         if self.max_blocking_threads == 0 {
             return Err(BuildError::ZeroBlockingThreads);
-        }
-        if self.flavor == Flavor::ThreadPerCore {
-            return Err(BuildError::Unsupported(
-                "Flavor::ThreadPerCore is not available in this version of trioxide yet; \
-                 use Flavor::WorkStealing or Flavor::CurrentThread"
-                    .into(),
-            ));
         }
         let backend = match self.io {
             Io::Auto | Io::Epoll => IoBackend::Epoll,

@@ -17,6 +17,8 @@ pub(crate) enum SpawnTarget {
     Local(Spawner),
     /// The work-stealing pool.
     Steal(StealSpawner),
+    /// The cores of a thread-per-core runtime, round-robin (from outside the cores).
+    RoundRobin(Arc<[Spawner]>, std::sync::atomic::AtomicUsize),
 }
 
 /// What a handle reaches: the scheduler, the reactor and the timers.
@@ -30,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) backend: IoBackend,
     pub(crate) debug: bool,
     pub(crate) cancel_grace: std::time::Duration,
+    /// Every core's spawner, for `spawn_on` (thread-per-core only).
+    pub(crate) cores: Option<Arc<[Spawner]>>,
 }
 
 /// A cheap, clonable, `Send + Sync` reference to a runtime: spawn onto it from any
@@ -37,6 +41,22 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<Shared>,
+}
+
+/// Why [`Handle::spawn_on`] could not spawn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnOnError {
+    /// The runtime is not `Flavor::ThreadPerCore`.
+    #[error("spawn_on needs a Flavor::ThreadPerCore runtime; use spawn on other flavors")]
+    NotThreadPerCore,
+    /// `core` is out of range.
+    #[error("there is no core {core}: the runtime has {cores} cores (0..{cores})")]
+    NoSuchCore {
+        /// The requested core.
+        core: usize,
+        /// How many cores there are.
+        cores: usize,
+    },
 }
 
 /// The error of [`Handle::try_current`]: this thread is not inside a trioxide runtime.
@@ -82,7 +102,34 @@ impl Handle {
         {
             SpawnTarget::Local(s) => s.spawn(future),
             SpawnTarget::Steal(s) => s.spawn(future),
+            SpawnTarget::RoundRobin(cores, next) => {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % cores.len();
+                cores[i].spawn(future)
+            }
         }
+    }
+
+    /// Spawns a task on core `core` of a thread-per-core runtime.
+    pub fn spawn_on<F>(&self, core: usize, future: F) -> Result<JoinHandle<F::Output>, SpawnOnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        let cores = self
+            .shared
+            .cores
+            .as_ref()
+            .ok_or(SpawnOnError::NotThreadPerCore)?;
+        let spawner = cores.get(core).ok_or(SpawnOnError::NoSuchCore {
+            core,
+            cores: cores.len(),
+        })?;
+        Ok(spawner.spawn(future))
+    }
+
+    /// Number of cores of a thread-per-core runtime (`None` for other flavors).
+    pub fn cores(&self) -> Option<usize> {
+        self.shared.cores.as_ref().map(|c| c.len())
     }
 
     /// Runs a blocking closure on this runtime's blocking pool.

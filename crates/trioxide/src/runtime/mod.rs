@@ -7,13 +7,15 @@
 //!   the reactor. `block_on` runs the root future on the calling thread in a small
 //!   `LocalExecutor`, so `spawn_local` works there.
 
+mod affinity;
 mod builder;
 mod context;
 mod park;
+mod per_core;
 
 pub use builder::{BuildError, Builder, Flavor, Io, IoBackend};
 pub(crate) use context::with_current;
-pub use context::{Handle, NoRuntime};
+pub use context::{Handle, NoRuntime, SpawnOnError};
 
 use context::SpawnTarget;
 use std::future::Future;
@@ -45,6 +47,8 @@ pub struct Runtime {
     local: Option<LocalExecutor>,
     /// The workers of `WorkStealing`.
     pool: Option<WorkStealing>,
+    /// The cores of `ThreadPerCore`.
+    cores: Option<per_core::Cores>,
     blocking: BlockingPool,
     handle: Handle,
 }
@@ -89,8 +93,10 @@ impl Runtime {
                 flavor,
                 debug: builder.debug,
                 cancel_grace: builder.cancel_grace,
+                cores: None,
             }),
         };
+        let mut cores = None;
         let (local, pool, target) = match flavor {
             Flavor::CurrentThread => {
                 let local = LocalExecutor::with_park(driver);
@@ -121,14 +127,31 @@ impl Runtime {
                     target,
                 )
             }
-            Flavor::ThreadPerCore => unreachable!("rejected by Builder::build"),
+            Flavor::ThreadPerCore => {
+                let n = builder.worker_threads.unwrap_or_else(default_workers);
+                let started = per_core::start(builder, n, backend, &blocking)?;
+                let target = SpawnTarget::RoundRobin(
+                    started.spawners.clone(),
+                    std::sync::atomic::AtomicUsize::new(0),
+                );
+                cores = Some(started);
+                // The calling thread drives its own reactor for the root future.
+                (LocalExecutor::with_park(driver), None, target)
+            }
         };
         if handle.shared.spawn.set(target).is_err() {
             unreachable!("the spawn target is set once");
         }
+        let mut handle = handle;
+        if let Some(started) = &cores {
+            Arc::get_mut(&mut handle.shared)
+                .expect("not shared yet")
+                .cores = Some(started.spawners.clone());
+        }
         Ok(Runtime {
             local: Some(local),
             pool,
+            cores,
             blocking,
             handle,
         })
@@ -204,6 +227,9 @@ impl Runtime {
             })
         };
         let mut in_time = true;
+        if let Some(mut cores) = self.cores.take() {
+            in_time &= cores.shutdown(deadline);
+        }
         if let Some(pool) = self.pool.take() {
             in_time &= pool.shutdown_timeout(left());
             if in_time {

@@ -1,0 +1,17 @@
+//! Pinning a thread to one CPU (`sched_setaffinity`), for `Builder::pin_threads`.
+
+/// Pins the calling thread to CPU `index % available CPUs`. Failure (e.g. a restricted
+/// cpuset) leaves the thread unpinned: pinning is an optimisation, never required.
+pub(crate) fn pin_current_thread(index: usize) {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let cpu = index % cpus;
+    // SAFETY: `cpu_set_t` is plain data for which all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below CPU_SETSIZE (available_parallelism is far smaller), and
+    // `set` is a valid cpu_set_t.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is valid for its size.
+    let _ = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+}
