@@ -164,7 +164,12 @@ impl Shared {
             task
         } else {
             match remote.replace_lifo(task) {
-                None => return,
+                None => {
+                    // The LIFO task is stealable: make sure someone can steal it should
+                    // the current task block this worker.
+                    self.notify_parked();
+                    return;
+                }
                 Some(displaced) => displaced,
             }
         };
