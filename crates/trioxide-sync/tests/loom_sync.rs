@@ -1,7 +1,7 @@
 //! Loom models of the races that matter: oneshot send / receive / drop, mpsc send while
-//! closing and receiver drop with a blocked sender, the receiver's wake-up, the unbounded
-//! list's block hand-over, Notify and Semaphore permit hand-off, and `Queue::join` racing
-//! the last `task_done`. Run with
+//! closing and receiver drop with a blocked sender, the receiver's wake-up (with and
+//! without a close behind it), the unbounded list's block hand-over, Notify and Semaphore
+//! permit hand-off, and `Queue::join` racing the last `task_done`. Run with
 //! `RUSTFLAGS="--cfg trioxide_loom -C debug-assertions" cargo test --release --test loom_sync`.
 #![cfg(trioxide_loom)]
 
@@ -97,6 +97,27 @@ fn mpsc_recv_wakes_on_send() {
         assert_eq!(rx.recv_blocking(), None);
         t.join().unwrap();
     });
+}
+
+/// The receiver's wake-up with no close to fall back on: a second sender keeps the
+/// channel open, so only the push's own wake (the `rx_waiting` flag and fences) can reach
+/// a receiver that is already waiting.
+#[test]
+fn mpsc_recv_wakes_on_send_sender_alive() {
+    for bounded in [true, false] {
+        loom::model(move || {
+            let (tx, mut rx) = if bounded {
+                mpsc::channel(1)
+            } else {
+                mpsc::unbounded()
+            };
+            let keep_open = tx.clone();
+            let t = thread::spawn(move || tx.try_send(1).unwrap());
+            assert_eq!(rx.recv_blocking(), Some(1));
+            t.join().unwrap();
+            drop(keep_open);
+        });
+    }
 }
 
 #[test]
