@@ -3,6 +3,7 @@
 //! `docs/BENCHMARKS.md`. Run with `cargo xtask bench [name-filter]`.
 
 mod current_thread;
+mod sync;
 
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(11);
     let mut rows = Vec::new();
-    for mut bench in current_thread::benches() {
+    for mut bench in current_thread::benches().into_iter().chain(sync::benches()) {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;
         }
