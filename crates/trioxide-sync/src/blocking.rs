@@ -4,8 +4,8 @@
 //! unparks it — the classic park/unpark executor (as in `futures::executor::block_on` and
 //! `pollster`). The `*_blocking` methods of the channels are `block_on` of their async
 //! twins, so the two share one code path and one waiter protocol. The waker is cached per
-//! thread (no allocation per call, and `will_wake` holds across calls), and a thread
-//! about to block first backs off — spin, then yield — before it parks, as
+//! thread (no allocation per call, and `will_wake` holds across calls). The mpsc channels
+//! retry with [`Backoff`] before they register and call `block_on`, as
 //! crossbeam-channel's blocking operations do.
 //!
 //! [`Backoff`] and [`CachePadded`] are crossbeam-utils' exponential back-off, reduced: spin a few rounds, then
@@ -53,9 +53,7 @@ std::thread_local! {
         const { std::cell::Cell::new(None) };
 }
 
-/// Runs `future` to completion on this thread, waiting between polls: first a short
-/// spin-then-yield back-off (a wake-up from another thread is often a few hundred
-/// nanoseconds away, and parking costs two system calls), then `park`.
+/// Runs `future` to completion on this thread, parking between polls.
 ///
 /// Must not be called from inside an async task: it blocks the executor's thread.
 #[cfg(not(trioxide_loom))]
@@ -77,13 +75,8 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             break out;
         }
-        let mut backoff = Backoff::new();
         while !inner.woken.load(Relaxed) {
-            if backoff.is_completed() {
-                thread::park();
-            } else {
-                backoff.snooze();
-            }
+            thread::park();
         }
         // Consume the wake-up (acquire: see what the waker published).
         let was_woken = inner.woken.swap(false, Acquire);

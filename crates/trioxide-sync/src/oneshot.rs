@@ -155,10 +155,10 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            if inner.state.fetch_or(TX_DROPPED, AcqRel) & RX_WAITING != 0 {
-                inner.rx_waker.wake();
-            }
+        if let Some(inner) = self.inner.take()
+            && inner.state.fetch_or(TX_DROPPED, AcqRel) & RX_WAITING != 0
+        {
+            inner.rx_waker.wake();
         }
     }
 }

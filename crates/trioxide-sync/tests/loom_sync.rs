@@ -120,6 +120,26 @@ fn mpsc_recv_wakes_on_send_sender_alive() {
     }
 }
 
+/// Two sends into a waiting receiver, the channel kept open: the first sender to see the
+/// `rx_waiting` flag lowers it and wakes; the second may skip the wake, and the receiver
+/// must still get both messages.
+#[test]
+fn mpsc_two_sends_one_wake() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(2);
+        let keep_open = tx.clone();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || tx.try_send(1).unwrap());
+        let b = thread::spawn(move || tx2.try_send(2).unwrap());
+        let x = rx.recv_blocking().unwrap();
+        let y = rx.recv_blocking().unwrap();
+        assert_eq!(x + y, 3);
+        a.join().unwrap();
+        b.join().unwrap();
+        drop(keep_open);
+    });
+}
+
 #[test]
 fn mpsc_send_while_closing() {
     loom::model(|| {

@@ -12,7 +12,9 @@
 //!    flag": either the sender sees the flag, or the receiver's re-check sees the message
 //!    (the store-buffering pattern, as crossbeam-channel's `SyncWaker::is_empty`). So a
 //!    push costs a fence and a load of a line the senders only read — not two RMWs on a
-//!    line all of them write. The receiver lowers the flag when it gets a message.
+//!    line all of them write. The receiver lowers the flag when it gets a message; the
+//!    first sender to see it raised lowers it too, as it wakes the receiver, so a burst
+//!    of sends into a waiting channel wakes once.
 //! 2. Senders blocked on a full ring wait in a `WaitList` (a slab FIFO under a mutex,
 //!    with a lock-free "anyone waiting?" count); every successful pop wakes the oldest.
 //!    A sender woken then dropped passes its wake-up on.
@@ -186,9 +188,11 @@ impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
         let res = self.flavor.push(msg);
         if res.is_ok() {
-            // Push, then read the flag (rule 1).
+            // Push, then read the flag (rule 1). The first sender to see it lowers it
+            // and wakes the receiver; the rest need not (the woken receiver re-raises it
+            // before it waits again).
             fence(SeqCst);
-            if self.rx_waiting.load(Relaxed) {
+            if self.rx_waiting.load(Relaxed) && self.rx_waiting.swap(false, Relaxed) {
                 self.rx_waker.wake();
             }
         }
