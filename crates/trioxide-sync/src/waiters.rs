@@ -253,11 +253,23 @@ impl WaitList {
 
     /// Wakes the oldest queued waiter, if any.
     pub(crate) fn notify_one(&self) {
+        if self.fence_then_any_queued() {
+            self.notify_queued();
+        }
+    }
+
+    /// The first half of [`notify_one`](Self::notify_one), for a caller that wants the
+    /// fence at a cheaper point of its publication: issues the `SeqCst` fence, then says
+    /// whether any waiter is queued.
+    pub(crate) fn fence_then_any_queued(&self) -> bool {
         // The caller published, then (after this fence) we look for waiters.
         fence(SeqCst);
-        if self.queued.load(Relaxed) == 0 {
-            return;
-        }
+        self.queued.load(Relaxed) != 0
+    }
+
+    /// The second half of [`notify_one`](Self::notify_one): wakes the oldest queued
+    /// waiter, if any is still queued.
+    pub(crate) fn notify_queued(&self) {
         let mut w = lock(&self.waiters);
         let waker = w.notify_one();
         self.queued.store(w.len(), Relaxed);

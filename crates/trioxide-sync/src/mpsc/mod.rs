@@ -186,25 +186,41 @@ struct Chan<T> {
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        let res = self.flavor.push(msg);
-        if res.is_ok() {
-            // Push, then read the flag (rule 1). The first sender to see it lowers it
-            // and wakes the receiver; the rest need not (the woken receiver re-raises it
-            // before it waits again).
+        // Push, then read the flag (rule 1): in the ring right after the claim, which is
+        // what the receiver's re-check sees (`array.rs` rule 5); in the list after the
+        // push, whose last step is an RMW.
+        let check = || {
             fence(SeqCst);
-            if self.rx_waiting.load(Relaxed) && self.rx_waiting.swap(false, Relaxed) {
-                self.rx_waker.wake();
+            self.rx_waiting.load(Relaxed)
+        };
+        let waiting = match &self.flavor {
+            Flavor::Array(a) => a.push_with(msg, check)?,
+            Flavor::List(l) => {
+                l.push(msg)?;
+                check()
             }
+        };
+        // The first sender to see the flag lowers it and wakes the receiver; the rest
+        // need not (the woken receiver re-raises it before it waits again).
+        if waiting && self.rx_waiting.swap(false, Relaxed) {
+            self.rx_waker.wake();
         }
-        res
+        Ok(())
     }
 
     fn pop(&self) -> Result<T, PopError> {
-        let res = self.flavor.pop();
-        if res.is_ok() && self.flavor.is_bounded() {
-            self.send_waiters.notify_one();
+        match &self.flavor {
+            Flavor::Array(a) => {
+                // Free a slot, then look for blocked senders (rule 2), right after the
+                // claim (`array.rs` rule 5).
+                let (msg, queued) = a.pop_with(|| self.send_waiters.fence_then_any_queued())?;
+                if queued {
+                    self.send_waiters.notify_queued();
+                }
+                Ok(msg)
+            }
+            Flavor::List(l) => l.pop(),
         }
-        res
     }
 
     /// Closes the queue and wakes everyone (rule 3).
