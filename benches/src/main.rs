@@ -4,6 +4,7 @@
 
 mod current_thread;
 mod scope;
+mod sync;
 mod work_stealing;
 
 use std::time::{Duration, Instant};
@@ -50,7 +51,8 @@ fn main() {
     let all = current_thread::benches()
         .into_iter()
         .chain(work_stealing::benches())
-        .chain(scope::benches());
+        .chain(scope::benches())
+        .chain(sync::benches());
     for mut bench in all {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;

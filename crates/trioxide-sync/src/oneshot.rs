@@ -13,6 +13,11 @@
 //!    sender's `closed()` waker is woken.
 //! 4. `TX_DROPPED` — the sender went away without sending; set by `fetch_or`, then the
 //!    receiver is woken and completes with [`RecvError`].
+//! 5. `RX_WAITING` — the receiver registered a waker; set by `fetch_or` *after* the
+//!    registration. The sender wakes the receiver (rules 1 and 4) only if its own RMW on
+//!    the state saw this bit. Both are RMWs on one word, so either the sender's RMW sees
+//!    the bit, or the receiver's `fetch_or` comes later and its re-check sees the value
+//!    or the drop. A value sent before the receiver polls so costs no waker traffic.
 //!
 //! A value the receiver never takes is dropped with the shared cell, when the last of the
 //! two handles goes.
@@ -32,6 +37,8 @@ const VALUE_SENT: usize = 0b001;
 const RX_CLOSED: usize = 0b010;
 /// The sender dropped without sending (rule 4).
 const TX_DROPPED: usize = 0b100;
+/// The receiver has registered its waker (rule 5).
+const RX_WAITING: usize = 0b1000;
 
 /// The sender went away without sending a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -109,7 +116,9 @@ impl<T> Sender<T> {
                 Err(actual) => state = actual,
             }
         }
-        inner.rx_waker.wake();
+        if state & RX_WAITING != 0 {
+            inner.rx_waker.wake();
+        }
         Ok(())
     }
 
@@ -146,8 +155,9 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            inner.state.fetch_or(TX_DROPPED, AcqRel);
+        if let Some(inner) = self.inner.take()
+            && inner.state.fetch_or(TX_DROPPED, AcqRel) & RX_WAITING != 0
+        {
             inner.rx_waker.wake();
         }
     }
@@ -213,7 +223,9 @@ impl<T> Future for Receiver<T> {
             return Poll::Ready(res.map_err(|_| RecvError));
         }
         if let Some(inner) = &this.inner {
+            // Register, announce it (rule 5), then re-check.
             inner.rx_waker.register(cx.waker());
+            inner.state.fetch_or(RX_WAITING, AcqRel);
         }
         match this.check() {
             Some(res) => Poll::Ready(res.map_err(|_| RecvError)),

@@ -20,7 +20,7 @@
 
 use crate::lock;
 use crate::loom::sync::Mutex;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::AcqRel};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*, fence};
 use std::collections::VecDeque;
 use std::task::Waker;
 
@@ -202,12 +202,15 @@ impl<D> Waiters<D> {
 
 /// A [`Waiters`] list with its own lock and a lock-free "anyone queued?" check, for the
 /// lock-free channels: the side that frees a slot or publishes a message calls
-/// [`WaitList::notify_one`], which costs one uncontended RMW when nobody waits.
+/// [`WaitList::notify_one`], which costs a fence and a load when nobody waits.
 ///
-/// The count `queued` is only written with RMWs under the lock and read with an RMW, so
-/// "register, then re-check the channel" on the waiting side and "publish, then
-/// `notify_one`" on the other side cannot both miss: the later RMW on `queued` either sees
-/// the registration or synchronises with the publisher and so sees its publication.
+/// The count `queued` is written under the lock, and [`register`](WaitList::register)
+/// issues a `SeqCst` fence after writing it; `notify_one` issues a `SeqCst` fence before
+/// reading it. So "register, then re-check the channel" on the waiting side and "publish,
+/// then `notify_one`" on the other side cannot both miss (the store-buffering pattern):
+/// either the notifier reads the new count, or the waiter's re-check sees the
+/// publication. The notifier's load is of a line that only registrations write, so a busy
+/// channel with nobody waiting does not bounce it between cores, as an RMW would.
 #[derive(Debug)]
 pub(crate) struct WaitList {
     waiters: Mutex<Waiters>,
@@ -227,14 +230,17 @@ impl WaitList {
     pub(crate) fn register(&self, key: &mut Option<usize>, waker: &Waker) {
         let mut w = lock(&self.waiters);
         w.register(key, waker, ());
-        self.queued.swap(w.len(), AcqRel);
+        self.queued.store(w.len(), Relaxed);
+        drop(w);
+        // Registered, then (after this fence) the caller re-checks.
+        fence(SeqCst);
     }
 
     /// Removes waiter `key`; returns its status (the caller passes on a `Notified` one).
     pub(crate) fn remove(&self, key: usize) -> Status {
         let mut w = lock(&self.waiters);
         let (status, ()) = w.remove(key);
-        self.queued.swap(w.len(), AcqRel);
+        self.queued.store(w.len(), Relaxed);
         status
     }
 
@@ -247,12 +253,26 @@ impl WaitList {
 
     /// Wakes the oldest queued waiter, if any.
     pub(crate) fn notify_one(&self) {
-        if self.queued.fetch_add(0, AcqRel) == 0 {
-            return;
+        if self.fence_then_any_queued() {
+            self.notify_queued();
         }
+    }
+
+    /// The first half of [`notify_one`](Self::notify_one), for a caller that wants the
+    /// fence at a cheaper point of its publication: issues the `SeqCst` fence, then says
+    /// whether any waiter is queued.
+    pub(crate) fn fence_then_any_queued(&self) -> bool {
+        // The caller published, then (after this fence) we look for waiters.
+        fence(SeqCst);
+        self.queued.load(Relaxed) != 0
+    }
+
+    /// The second half of [`notify_one`](Self::notify_one): wakes the oldest queued
+    /// waiter, if any is still queued.
+    pub(crate) fn notify_queued(&self) {
         let mut w = lock(&self.waiters);
         let waker = w.notify_one();
-        self.queued.swap(w.len(), AcqRel);
+        self.queued.store(w.len(), Relaxed);
         drop(w);
         if let Some(waker) = waker {
             waker.wake();
@@ -264,7 +284,7 @@ impl WaitList {
         let mut wakers = Vec::new();
         let mut w = lock(&self.waiters);
         w.notify_all(&mut wakers);
-        self.queued.swap(0, AcqRel);
+        self.queued.store(0, Relaxed);
         drop(w);
         wake_all(wakers);
     }

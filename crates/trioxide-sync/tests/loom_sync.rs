@@ -1,7 +1,7 @@
 //! Loom models of the races that matter: oneshot send / receive / drop, mpsc send while
-//! closing and receiver drop with a blocked sender, the receiver's wake-up, the unbounded
-//! list's block hand-over, Notify and Semaphore permit hand-off, and `Queue::join` racing
-//! the last `task_done`. Run with
+//! closing and receiver drop with a blocked sender, the receiver's wake-up (with and
+//! without a close behind it), the unbounded list's block hand-over, Notify and Semaphore
+//! permit hand-off, and `Queue::join` racing the last `task_done`. Run with
 //! `RUSTFLAGS="--cfg trioxide_loom -C debug-assertions" cargo test --release --test loom_sync`.
 #![cfg(trioxide_loom)]
 
@@ -96,6 +96,47 @@ fn mpsc_recv_wakes_on_send() {
         assert_eq!(rx.recv_blocking(), Some(1));
         assert_eq!(rx.recv_blocking(), None);
         t.join().unwrap();
+    });
+}
+
+/// The receiver's wake-up with no close to fall back on: a second sender keeps the
+/// channel open, so only the push's own wake (the `rx_waiting` flag and fences) can reach
+/// a receiver that is already waiting.
+#[test]
+fn mpsc_recv_wakes_on_send_sender_alive() {
+    for bounded in [true, false] {
+        loom::model(move || {
+            let (tx, mut rx) = if bounded {
+                mpsc::channel(1)
+            } else {
+                mpsc::unbounded()
+            };
+            let keep_open = tx.clone();
+            let t = thread::spawn(move || tx.try_send(1).unwrap());
+            assert_eq!(rx.recv_blocking(), Some(1));
+            t.join().unwrap();
+            drop(keep_open);
+        });
+    }
+}
+
+/// Two sends into a waiting receiver, the channel kept open: the first sender to see the
+/// `rx_waiting` flag lowers it and wakes; the second may skip the wake, and the receiver
+/// must still get both messages.
+#[test]
+fn mpsc_two_sends_one_wake() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(2);
+        let keep_open = tx.clone();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || tx.try_send(1).unwrap());
+        let b = thread::spawn(move || tx2.try_send(2).unwrap());
+        let x = rx.recv_blocking().unwrap();
+        let y = rx.recv_blocking().unwrap();
+        assert_eq!(x + y, 3);
+        a.join().unwrap();
+        b.join().unwrap();
+        drop(keep_open);
     });
 }
 

@@ -16,6 +16,11 @@
 //!    message.
 //! 4. A slot claimed but not yet stamped is in flight; whoever reaches it spins
 //!    ([`Backoff`]) until its owner finishes — a few instructions away.
+//! 5. So the claim, not the stamp, is what the other side's "is it full / empty?" check
+//!    sees first: [`push_with`](Array::push_with) and [`pop_with`](Array::pop_with) run
+//!    their hook right after the claiming CAS, where a channel puts its `SeqCst` fence
+//!    and waiter check. There the fence is cheap (the CAS just drained the store buffer);
+//!    after the stamp store it would wait for that store's cache miss.
 
 use super::{PopError, PushError};
 use crate::blocking::{Backoff, CachePadded};
@@ -81,6 +86,16 @@ impl<T> Array<T> {
 
     /// Pushes `msg`, or gives it back when the ring is full or closed.
     pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
+        self.push_with(msg, || ())
+    }
+
+    /// Pushes `msg`, running `claimed` once the slot is claimed (rule 5), before the
+    /// message is written; returns what `claimed` returned.
+    pub(crate) fn push_with<R>(
+        &self,
+        msg: T,
+        claimed: impl FnOnce() -> R,
+    ) -> Result<R, PushError<T>> {
         let mut backoff = Backoff::new();
         let mut tail = self.tail.load(Relaxed);
         loop {
@@ -98,12 +113,13 @@ impl<T> Array<T> {
                     .compare_exchange_weak(tail, new_tail, SeqCst, Relaxed)
                 {
                     Ok(_) => {
+                        let r = claimed();
                         // SAFETY: the CAS claimed this slot for this lap; it is empty
                         // (stamp == tail) and no other thread touches it until we stamp it.
                         slot.msg
                             .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
                         slot.stamp.store(tail + 1, Release);
-                        return Ok(());
+                        return Ok(r);
                     }
                     Err(t) => {
                         tail = t;
@@ -129,6 +145,12 @@ impl<T> Array<T> {
 
     /// Pops the oldest message; `Empty` or, once closed and drained, `Closed`.
     pub(crate) fn pop(&self) -> Result<T, PopError> {
+        self.pop_with(|| ()).map(|(msg, ())| msg)
+    }
+
+    /// Pops the oldest message, running `claimed` once its slot is claimed (rule 5),
+    /// before the slot is freed; returns the message and what `claimed` returned.
+    pub(crate) fn pop_with<R>(&self, claimed: impl FnOnce() -> R) -> Result<(T, R), PopError> {
         let mut backoff = Backoff::new();
         let mut head = self.head.load(Relaxed);
         loop {
@@ -143,11 +165,12 @@ impl<T> Array<T> {
                     .compare_exchange_weak(head, new_head, SeqCst, Relaxed)
                 {
                     Ok(_) => {
+                        let r = claimed();
                         // SAFETY: the CAS claimed this slot; its stamp (acquired above)
                         // says a sender initialised it, and we move the message out once.
                         let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
                         slot.stamp.store(head.wrapping_add(self.one_lap), Release);
-                        return Ok(msg);
+                        return Ok((msg, r));
                     }
                     Err(h) => {
                         head = h;

@@ -5,8 +5,16 @@
 //!
 //! Waking follows "register, then re-check" on both sides:
 //!
-//! 1. The one receiver parks its waker in an `AtomicWaker`; every successful push wakes
-//!    it (one RMW when nobody waits).
+//! 1. The one receiver parks its waker in an `AtomicWaker`, but first raises the
+//!    `rx_waiting` flag and issues a `SeqCst` fence; a sender, after a successful push,
+//!    issues a `SeqCst` fence and wakes the receiver only if it sees the flag. The two
+//!    fences order "raise the flag, then re-check the queue" against "push, then read the
+//!    flag": either the sender sees the flag, or the receiver's re-check sees the message
+//!    (the store-buffering pattern, as crossbeam-channel's `SyncWaker::is_empty`). So a
+//!    push costs a fence and a load of a line the senders only read — not two RMWs on a
+//!    line all of them write. The receiver lowers the flag when it gets a message; the
+//!    first sender to see it raised lowers it too, as it wakes the receiver, so a burst
+//!    of sends into a waiting channel wakes once.
 //! 2. Senders blocked on a full ring wait in a `WaitList` (a slab FIFO under a mutex,
 //!    with a lock-free "anyone waiting?" count); every successful pop wakes the oldest.
 //!    A sender woken then dropped passes its wake-up on.
@@ -20,9 +28,9 @@ pub(crate) mod array;
 pub(crate) mod list;
 
 use crate::atomic_waker::AtomicWaker;
-use crate::blocking::block_on;
+use crate::blocking::{Backoff, CachePadded, block_on};
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*, fence};
 use crate::waiters::WaitList;
 use std::fmt;
 use std::future::Future;
@@ -162,29 +170,57 @@ struct Chan<T> {
     flavor: Flavor<T>,
     /// Live `Sender`s.
     senders: AtomicUsize,
-    /// The receiver's waker (rule 1).
-    rx_waker: AtomicWaker,
-    /// Senders blocked on a full ring (rule 2).
-    send_waiters: WaitList,
+    /// The receiver's waker (rule 1). Every push writes its state word, so it has a
+    /// cache line of its own: sharing one with the ring's read-mostly fields (`cap`,
+    /// `buffer`, …) would make every message bounce that line between the cores.
+    rx_waker: CachePadded<AtomicWaker>,
+    /// The receiver is (about to be) waiting for a message (rule 1). Read by every push,
+    /// so it has its own line too.
+    rx_waiting: CachePadded<AtomicBool>,
+    /// Senders blocked on a full ring (rule 2); padded for the same reason (every pop
+    /// touches its count).
+    send_waiters: CachePadded<WaitList>,
     /// Tasks in [`Sender::closed`].
     closed_waiters: WaitList,
 }
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        let res = self.flavor.push(msg);
-        if res.is_ok() {
+        // Push, then read the flag (rule 1): in the ring right after the claim, which is
+        // what the receiver's re-check sees (`array.rs` rule 5); in the list after the
+        // push, whose last step is an RMW.
+        let check = || {
+            fence(SeqCst);
+            self.rx_waiting.load(Relaxed)
+        };
+        let waiting = match &self.flavor {
+            Flavor::Array(a) => a.push_with(msg, check)?,
+            Flavor::List(l) => {
+                l.push(msg)?;
+                check()
+            }
+        };
+        // The first sender to see the flag lowers it and wakes the receiver; the rest
+        // need not (the woken receiver re-raises it before it waits again).
+        if waiting && self.rx_waiting.swap(false, Relaxed) {
             self.rx_waker.wake();
         }
-        res
+        Ok(())
     }
 
     fn pop(&self) -> Result<T, PopError> {
-        let res = self.flavor.pop();
-        if res.is_ok() && self.flavor.is_bounded() {
-            self.send_waiters.notify_one();
+        match &self.flavor {
+            Flavor::Array(a) => {
+                // Free a slot, then look for blocked senders (rule 2), right after the
+                // claim (`array.rs` rule 5).
+                let (msg, queued) = a.pop_with(|| self.send_waiters.fence_then_any_queued())?;
+                if queued {
+                    self.send_waiters.notify_queued();
+                }
+                Ok(msg)
+            }
+            Flavor::List(l) => l.pop(),
         }
-        res
     }
 
     /// Closes the queue and wakes everyone (rule 3).
@@ -197,6 +233,14 @@ impl<T> Chan<T> {
 
     fn is_closed(&self) -> bool {
         self.flavor.is_closed()
+    }
+
+    /// The receiver got a message: it is not waiting (rule 1). Only the receiver writes
+    /// the flag, so a load first keeps the line shared while it is already down.
+    fn rx_not_waiting(&self) {
+        if self.rx_waiting.load(Relaxed) {
+            self.rx_waiting.store(false, Relaxed);
+        }
     }
 
     fn len(&self) -> usize {
@@ -212,8 +256,9 @@ fn new_chan<T>(flavor: Flavor<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(Chan {
         flavor,
         senders: AtomicUsize::new(1),
-        rx_waker: AtomicWaker::new(),
-        send_waiters: WaitList::new(),
+        rx_waker: CachePadded(AtomicWaker::new()),
+        rx_waiting: CachePadded(AtomicBool::new(false)),
+        send_waiters: CachePadded(WaitList::new()),
         closed_waiters: WaitList::new(),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
@@ -301,6 +346,22 @@ impl<T> Sender<T> {
     /// Sends `value`, blocking the thread while a bounded channel is full. Do not call it
     /// from async code.
     pub fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
+        // Retry with back-off before registering as a waiter: room is usually a few
+        // hundred nanoseconds away, and waiting costs a lock and a park (crossbeam-channel
+        // does the same). Under loom the back-off is complete at once: one try.
+        let mut value = value;
+        let mut backoff = Backoff::new();
+        loop {
+            match self.chan.push(value) {
+                Ok(()) => return Ok(()),
+                Err(PushError::Closed(v)) => return Err(SendError(v)),
+                Err(PushError::Full(v)) => value = v,
+            }
+            if backoff.is_completed() {
+                break;
+            }
+            backoff.snooze();
+        }
         block_on(self.send(value))
     }
 
@@ -371,13 +432,22 @@ impl<T> Receiver<T> {
     /// Polls for the next message (the engine of [`recv`](Self::recv) and the `Stream`).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         match self.chan.pop() {
-            Ok(v) => return Poll::Ready(Some(v)),
+            Ok(v) => {
+                self.chan.rx_not_waiting();
+                return Poll::Ready(Some(v));
+            }
             Err(PopError::Closed) => return Poll::Ready(None),
             Err(PopError::Empty) => {}
         }
+        // Raise the flag, register, then re-check (rule 1).
+        self.chan.rx_waiting.store(true, Relaxed);
+        fence(SeqCst);
         self.chan.rx_waker.register(cx.waker());
         match self.chan.pop() {
-            Ok(v) => Poll::Ready(Some(v)),
+            Ok(v) => {
+                self.chan.rx_not_waiting();
+                Poll::Ready(Some(v))
+            }
             Err(PopError::Closed) => Poll::Ready(None),
             Err(PopError::Empty) => Poll::Pending,
         }
@@ -393,6 +463,22 @@ impl<T> Receiver<T> {
 
     /// Receives the next message, blocking the thread. Do not call it from async code.
     pub fn recv_blocking(&mut self) -> Option<T> {
+        // Retry with back-off before registering the waker, as `send_blocking` does.
+        let mut backoff = Backoff::new();
+        loop {
+            match self.chan.pop() {
+                Ok(v) => {
+                    self.chan.rx_not_waiting();
+                    return Some(v);
+                }
+                Err(PopError::Closed) => return None,
+                Err(PopError::Empty) => {}
+            }
+            if backoff.is_completed() {
+                break;
+            }
+            backoff.snooze();
+        }
         block_on(self.recv())
     }
 
