@@ -8,6 +8,7 @@ use crate::shell::{cargo, project_root, run_cmd};
 const TARGETS: &[(&str, &[&str])] = &[
     ("trioxide-task", &["--test", "loom_state"]),
     ("trioxide-task", &["--test", "loom_blocking"]),
+    ("trioxide-task", &["--test", "loom_steal"]),
     ("trioxide-task", &["--lib", "loom_"]),
     ("trioxide-sync", &["--test", "loom_sync"]),
 ];
