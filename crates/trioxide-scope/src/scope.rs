@@ -108,6 +108,30 @@ impl<T: Send + 'static> std::task::Wake for ParallelDone<T> {
     }
 }
 
+/// A cancelled child's cleanup, run as a shielded child. If the scope itself is dropped
+/// by an outer cancellation before the cleanup finished, the cleanup is handed on to the
+/// outer canceller instead of being lost.
+struct ShieldedCleanup(Option<trioxide_task::cancel::Cleanup>);
+
+impl Future for ShieldedCleanup {
+    type Output = Option<Failure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Failure>> {
+        let cleanup = self.0.as_mut().expect("polled after completion");
+        std::task::ready!(cleanup.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(None)
+    }
+}
+
+impl Drop for ShieldedCleanup {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.0.take() {
+            drop(trioxide_task::cancel::defer_cleanup(cleanup));
+        }
+    }
+}
+
 /// Catches a panic of the wrapped future's `poll`.
 struct CatchUnwind<F>(F);
 
@@ -505,10 +529,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
         });
         for cleanup in cleanups {
             self.scope.add(move |wake| Child {
-                future: Box::pin(async move {
-                    cleanup.await;
-                    None
-                }),
+                future: Box::pin(ShieldedCleanup(Some(cleanup))),
                 wake,
                 abort: Box::new(|_| {}),
                 shielded: true,

@@ -67,7 +67,9 @@ pub fn is_cancelling() -> bool {
 }
 
 /// Runs several cleanups concurrently to completion (each in turn is polled when
-/// the combined future is polled; finished ones are dropped at once).
+/// the combined future is polled; finished ones are dropped at once). If the combined
+/// future is itself dropped by an outer cancellation before it finished, the unfinished
+/// cleanups are handed on to that outer canceller (cleanups are shielded).
 pub fn join_cleanups(cleanups: Vec<Cleanup>) -> Cleanup {
     Box::pin(JoinCleanups { pending: cleanups })
 }
@@ -98,6 +100,15 @@ impl Future for JoinCleanups {
     }
 }
 
+impl Drop for JoinCleanups {
+    fn drop(&mut self) {
+        for cleanup in self.pending.drain(..) {
+            // Refused outside a cancellation (runtime shutdown): then it is dropped.
+            drop(defer_cleanup(cleanup));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +134,12 @@ mod tests {
             }
         }
         assert_eq!(drop_collecting_cleanups((Nested, Guard)).len(), 1);
+    }
+
+    #[test]
+    fn unfinished_cleanups_survive_an_outer_cancellation() {
+        let inner = join_cleanups(vec![Box::pin(std::future::pending()), Box::pin(async {})]);
+        let handed_on = drop_collecting_cleanups(inner);
+        assert_eq!(handed_on.len(), 2, "both were still pending");
     }
 }
