@@ -225,3 +225,49 @@ fn runtime_shutdown_with_armed_guards_does_not_hang() {
     rt.block_on(sleep(Duration::from_millis(5)));
     drop(rt); // must return: shutdown does not wait for cleanups
 }
+
+rt_test! {
+    async fn a_task_can_watch_for_its_own_cancellation_in_a_select() {
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel::<()>();
+        let task = trioxide::spawn(async move {
+            let mut started = Some(started_tx);
+            let mut ticks = 0u32;
+            loop {
+                trioxide::select! {
+                    _ = trioxide::cancelled() => {
+                        // asyncio: `except CancelledError:` — clean up, then finish.
+                        sleep(Duration::from_millis(2)).await;
+                        return format!("stopped after {ticks} ticks");
+                    }
+                    _ = sleep(Duration::from_millis(1)) => {
+                        ticks += 1;
+                        if let Some(tx) = started.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            }
+        });
+        started_rx.await.unwrap();
+        task.cancel();
+        let out = task.await.unwrap();
+        assert!(out.starts_with("stopped after"), "{out}");
+    }
+}
+
+rt_test! {
+    async fn without_a_watcher_cancel_still_drops_the_task() {
+        let task = trioxide::spawn(async {
+            {
+                // A watcher that is gone again does not protect the task.
+                let watch = trioxide::cancelled();
+                let outcome = trioxide::time::timeout(Duration::from_millis(1), watch).await;
+                assert!(outcome.is_err());
+            }
+            sleep(Duration::from_secs(3600)).await;
+        });
+        sleep(Duration::from_millis(5)).await;
+        task.cancel();
+        assert!(task.await.unwrap_err().is_cancelled());
+    }
+}

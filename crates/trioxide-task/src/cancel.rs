@@ -109,6 +109,90 @@ impl Drop for JoinCleanups {
     }
 }
 
+/// Resolves when the current task is asked to cancel (`JoinHandle::cancel`), while this
+/// future is being awaited — so a task can watch for its own cancellation in a `select!`
+/// and react (clean up, finish early, or carry on). While a `cancelled()` future is
+/// pending in a task, a cancellation request is *delivered* to it as a wake-up instead of
+/// dropping the task's future (asyncio's catchable `CancelledError`); when no
+/// `cancelled()` is pending, cancellation drops the future as usual. After it resolves,
+/// the task is no longer cancelled: what it does next is up to it, and its handle gets
+/// whatever it returns.
+///
+/// Outside a task (e.g. in the root future of `block_on`) it never resolves.
+///
+/// ```
+/// use trioxide_task::{LocalExecutor, cancel::cancelled, yield_now};
+/// let ex = LocalExecutor::new();
+/// let task = ex.spawn_local(async {
+///     cancelled().await; // woken by the cancel below instead of being dropped
+///     "cleaned up and finished"
+/// });
+/// ex.run_until_stalled();
+/// task.cancel();
+/// assert_eq!(ex.block_on(task).unwrap(), "cleaned up and finished");
+/// ```
+pub fn cancelled() -> Cancelled {
+    Cancelled {
+        task: None,
+        watching: false,
+        outside: false,
+    }
+}
+
+/// The future of [`cancelled`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Cancelled {
+    task: Option<crate::task::TaskRef>,
+    watching: bool,
+    outside: bool,
+}
+
+impl Future for Cancelled {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.outside {
+            return Poll::Pending;
+        }
+        if self.task.is_none() {
+            match crate::task::TaskRef::current() {
+                Some(task) => self.task = Some(task),
+                None => {
+                    self.outside = true;
+                    return Poll::Pending;
+                }
+            }
+        }
+        let task = self.task.as_ref().expect("set above");
+        if task.state().watch_cancel() {
+            self.watching = false;
+            Poll::Ready(())
+        } else {
+            // The cancellation request itself wakes the task (it schedules it).
+            self.watching = true;
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        if self.watching
+            && let Some(task) = &self.task
+        {
+            task.state().unwatch_cancel();
+        }
+    }
+}
+
+impl std::fmt::Debug for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("watching", &self.watching)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

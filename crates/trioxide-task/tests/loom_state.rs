@@ -143,3 +143,24 @@ fn spawner_from_another_thread_races_shutdown() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn soft_cancel_races_the_watcher() {
+    loom::model(|| {
+        let ex = LocalExecutor::new();
+        let handle = Arc::new(ex.spawn(async {
+            trioxide_task::cancel::cancelled().await;
+            "saw it"
+        }));
+        let h = handle.clone();
+        let canceller = thread::spawn(move || h.cancel());
+        ex.run_until_stalled();
+        canceller.join().unwrap();
+        let handle = Arc::try_unwrap(handle).unwrap();
+        // Watched in time: delivered softly; cancelled before the first poll: dropped.
+        match ex.block_on(handle) {
+            Ok(v) => assert_eq!(v, "saw it"),
+            Err(e) => assert!(matches!(e, JoinError::Cancelled)),
+        }
+    });
+}

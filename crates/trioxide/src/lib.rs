@@ -42,6 +42,7 @@ pub use combine::{
 pub use runtime::{Handle, Runtime, run};
 pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope};
 pub use trioxide_sync as sync;
+pub use trioxide_task::cancel::{Cancelled, cancelled};
 pub use trioxide_task::{
     CancelHandle, JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskId, YieldNow,
     coop, yield_now,

@@ -75,6 +75,7 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the reference we hold keeps the cell alive for the waker's lifetime.
     let waker = ManuallyDrop::new(unsafe { waker::waker_ref(ptr) });
     let mut cx = Context::from_waker(&waker);
+    let _current = super::CurrentTaskGuard::enter(ptr);
     let polled = catch_unwind(AssertUnwindSafe(|| {
         coop::with_budget(|| {
             cell.stage.with_mut(|stage| {

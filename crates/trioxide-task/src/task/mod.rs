@@ -100,6 +100,56 @@ impl Drop for Task {
     }
 }
 
+std::thread_local! {
+    /// The task being polled on this thread (for `cancel::cancelled`).
+    static CURRENT_TASK: std::cell::Cell<Option<std::ptr::NonNull<raw::Header>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Marks a task as the one being polled, restoring the previous one on drop.
+pub(crate) struct CurrentTaskGuard(Option<std::ptr::NonNull<raw::Header>>);
+
+impl CurrentTaskGuard {
+    pub(crate) fn enter(ptr: std::ptr::NonNull<raw::Header>) -> Self {
+        CurrentTaskGuard(CURRENT_TASK.with(|c| c.replace(Some(ptr))))
+    }
+}
+
+impl Drop for CurrentTaskGuard {
+    fn drop(&mut self) {
+        CURRENT_TASK.with(|c| c.set(self.0));
+    }
+}
+
+/// A counted reference to the task being polled on this thread, if any.
+pub(crate) struct TaskRef(RawTask);
+
+impl TaskRef {
+    pub(crate) fn current() -> Option<TaskRef> {
+        let ptr = CURRENT_TASK.with(|c| c.get())?;
+        // SAFETY: the task being polled is alive (the poll holds a reference).
+        let raw = unsafe { RawTask::from_raw(ptr) };
+        raw.state().ref_inc();
+        Some(TaskRef(raw))
+    }
+
+    pub(crate) fn state(&self) -> &state::State {
+        self.0.state()
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: a TaskRef owns exactly one reference.
+        unsafe { self.0.drop_reference() }
+    }
+}
+
+// SAFETY: a TaskRef only touches the atomic state word and the reference count.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above.
+unsafe impl Sync for TaskRef {}
+
 /// Allocates a task for `future`, run by `scheduler`: the owned list's `Task`, the first
 /// `Notified`, and the `JoinHandle`.
 pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> (Task, Notified, JoinHandle<F::Output>)

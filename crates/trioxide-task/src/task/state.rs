@@ -27,10 +27,15 @@ pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 /// The join waker slot holds a waker and belongs to the task side (the handle may not
 /// touch it until it clears this bit).
 pub(crate) const JOIN_WAKER: usize = 1 << 5;
+/// A `trioxide::cancelled()` future in the task is waiting: a cancellation request is
+/// delivered as a wake-up (soft) instead of dropping the future.
+pub(crate) const WATCHING: usize = 1 << 6;
+/// A soft cancellation was delivered and not yet observed by `cancelled()`.
+pub(crate) const DELIVERED: usize = 1 << 7;
 /// Mask of all the flag bits.
 const FLAGS: usize = REF_ONE - 1;
 /// One reference; the count lives in the bits above the flags.
-pub(crate) const REF_ONE: usize = 1 << 6;
+pub(crate) const REF_ONE: usize = 1 << 8;
 /// Counts above this abort the process (as `Arc` does) instead of overflowing.
 const MAX_REFS: usize = usize::MAX / 2;
 
@@ -64,6 +69,21 @@ impl Snapshot {
     pub(crate) fn is_join_waker_set(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
+    pub(crate) fn is_watching(self) -> bool {
+        self.0 & WATCHING != 0
+    }
+    pub(crate) fn is_delivered(self) -> bool {
+        self.0 & DELIVERED != 0
+    }
+    /// A cancellation request that is to be delivered softly.
+    fn soft_cancel_due(self) -> bool {
+        self.is_cancelled() && self.is_watching()
+    }
+    /// Turns a pending soft cancellation into a delivery.
+    fn deliver(&mut self) {
+        self.unset(CANCELLED | WATCHING);
+        self.set(DELIVERED);
+    }
     pub(crate) fn ref_count(self) -> usize {
         self.0 / REF_ONE
     }
@@ -92,6 +112,8 @@ impl fmt::Debug for Snapshot {
             .field("cancelled", &self.is_cancelled())
             .field("join_interest", &self.is_join_interested())
             .field("join_waker", &self.is_join_waker_set())
+            .field("watching", &self.is_watching())
+            .field("delivered", &self.is_delivered())
             .field("refs", &self.ref_count())
             .finish()
     }
@@ -174,6 +196,9 @@ impl State {
             }
             s.unset(NOTIFIED);
             s.set(RUNNING);
+            if s.soft_cancel_due() {
+                s.deliver();
+            }
             let action = if s.is_cancelled() {
                 ToRunning::Cancel
             } else {
@@ -187,7 +212,11 @@ impl State {
     pub(crate) fn transition_to_idle(&self) -> ToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_running(), "{s:?}");
-            if s.is_cancelled() {
+            if s.soft_cancel_due() {
+                // Deliver as a wake-up: poll again so `cancelled()` sees it.
+                s.deliver();
+                s.set(NOTIFIED);
+            } else if s.is_cancelled() {
                 return (ToIdle::Cancel, None);
             }
             s.unset(RUNNING);
@@ -335,6 +364,27 @@ impl State {
         })
     }
 
+    /// `cancelled()` is polled: consumes a delivered soft cancellation (`true`), or
+    /// registers the task as watching (`false`).
+    pub(crate) fn watch_cancel(&self) -> bool {
+        self.fetch_update_action(|mut s| {
+            if s.is_delivered() {
+                s.unset(DELIVERED);
+                (true, Some(s))
+            } else if s.is_watching() {
+                (false, None)
+            } else {
+                s.set(WATCHING);
+                (false, Some(s))
+            }
+        })
+    }
+
+    /// The `cancelled()` future was dropped: later cancellations drop the task again.
+    pub(crate) fn unwatch_cancel(&self) {
+        self.0.fetch_and(!WATCHING, Ordering::AcqRel);
+    }
+
     pub(crate) fn ref_inc(&self) {
         let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
         if prev > MAX_REFS {
@@ -363,7 +413,7 @@ impl fmt::Debug for State {
     }
 }
 
-const _: () = assert!(FLAGS == 0b11_1111);
+const _: () = assert!(FLAGS == 0b1111_1111);
 
 #[cfg(all(test, not(trioxide_loom)))]
 mod tests {
@@ -450,6 +500,43 @@ mod tests {
         assert!(before.is_complete() && before.is_join_waker_set());
         let after = state.unset_join_waker_after_complete();
         assert!(!after.is_join_interested());
+    }
+
+    #[test]
+    fn a_watched_cancel_is_delivered_softly() {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert!(!state.watch_cancel(), "nothing delivered yet; now watching");
+        assert_eq!(
+            state.transition_to_cancelled_remote(),
+            ToNotified::Nothing(false)
+        );
+        // Instead of cancelling, the poller reschedules with the delivery recorded.
+        assert_eq!(state.transition_to_idle(), ToIdle::Reschedule);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert!(state.watch_cancel(), "cancelled() resolves");
+        assert!(!state.load().is_cancelled());
+        // Not watching any more: the next cancel is hard.
+        assert_eq!(
+            state.transition_to_cancelled_remote(),
+            ToNotified::Nothing(false)
+        );
+        assert_eq!(state.transition_to_idle(), ToIdle::Cancel);
+    }
+
+    #[test]
+    fn a_watched_cancel_of_an_idle_task_is_delivered_at_the_next_run() {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert!(!state.watch_cancel());
+        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_cancelled_remote(), ToNotified::Submit);
+        assert_eq!(
+            state.transition_to_running(),
+            ToRunning::Poll,
+            "delivered, not dropped"
+        );
+        assert!(state.watch_cancel());
     }
 
     #[test]
