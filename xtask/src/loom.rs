@@ -11,6 +11,7 @@ const TARGETS: &[(&str, &[&str])] = &[
     ("trioxide-task", &["--test", "loom_steal"]),
     ("trioxide-task", &["--lib", "loom_"]),
     ("trioxide-sync", &["--test", "loom_sync"]),
+    ("trioxide-scope", &["--test", "loom_scope"]),
 ];
 
 /// Runs every loom target with `LOOM_MAX_PREEMPTIONS=bound`.

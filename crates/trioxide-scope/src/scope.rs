@@ -39,7 +39,7 @@ type ChildFuture<'env> = Pin<Box<dyn Future<Output = Option<Failure>> + Send + '
 
 struct Child<'env> {
     future: ChildFuture<'env>,
-    wake: Arc<ChildWake>,
+    wake: std::sync::Arc<ChildWake>,
     /// Marks the child's handle when the child is dropped without finishing.
     abort: Box<dyn Fn(ChildError) + Send + 'env>,
     /// Cleanup handed over by a cancelled child: runs to completion, never cancelled.
@@ -83,6 +83,14 @@ impl Shared {
             task.cancel();
         }
     }
+
+    /// Lets go of the parallel children's handles once the scope is over. A handle's
+    /// join waker (`ParallelDone`) holds this `Shared`, so keeping the handles would be
+    /// a reference cycle.
+    fn release_tasks(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap());
+        drop(tasks);
+    }
 }
 
 /// The join waker of a parallel child's task: the task core wakes it once, when the task
@@ -99,6 +107,14 @@ impl<T: Send + 'static> ParallelDone<T> {
         if self.shared.parallel_live.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.shared.ready.wake_parent();
         }
+    }
+}
+
+impl<T> Drop for ParallelDone<T> {
+    fn drop(&mut self) {
+        // Dropped without being woken: the scope let go of the task (it was dropped), so
+        // a handle still held by the user must not wait forever.
+        fill(&self.slot, Err(ChildError::Cancelled));
     }
 }
 
@@ -206,7 +222,7 @@ impl Clone for Scope<'_> {
 }
 
 impl<'env> Scope<'env> {
-    fn add(&self, child: impl FnOnce(Arc<ChildWake>) -> Child<'env>) -> bool {
+    fn add(&self, child: impl FnOnce(std::sync::Arc<ChildWake>) -> Child<'env>) -> bool {
         let mut state = self.state.lock().unwrap();
         if state.closed {
             return false;
@@ -556,6 +572,7 @@ impl<'env, B: Future> Future for ScopeFuture<'env, B> {
             let leftovers = std::mem::take(&mut state.children);
             drop(state);
             drop(leftovers);
+            this.scope.shared.release_tasks();
             let failures = std::mem::take(&mut *this.scope.shared.failures.lock().unwrap());
             let cancelled = this.scope.shared.is_cancelled();
             return Poll::Ready(match (failures.is_empty(), this.output.take()) {
@@ -589,5 +606,6 @@ impl<B: Future> Drop for ScopeFuture<'_, B> {
             drop(child);
         }
         self.scope.shared.cancel_tasks();
+        self.scope.shared.release_tasks();
     }
 }
