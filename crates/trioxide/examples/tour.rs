@@ -79,6 +79,52 @@ async fn task_group() {
     }
 }
 
+// 4. A "Hello, {name}!" web server (aiohttp in the seed): the full server is the
+// `hello_server` example; here it answers two requests and stops.
+async fn hello_server() {
+    use trioxide::io::{AsyncReadExt, AsyncWriteExt};
+    use trioxide::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    println!("Server started at http://localhost:{}", addr.port());
+    let server = trioxide::spawn(async move {
+        for _ in 0..2 {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 512];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut chunk).await.expect("read");
+                request.extend_from_slice(&chunk[..n]);
+            }
+            let head = String::from_utf8_lossy(&request).to_string();
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let name = path.trim_start_matches('/');
+            let text = format!(
+                "Hello, {}!",
+                if name.is_empty() { "Anonymous" } else { name }
+            );
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                text.len()
+            );
+            conn.write_all(response.as_bytes()).await.expect("write");
+        }
+    });
+    for path in ["/", "/Alice"] {
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+        client.write_all(request.as_bytes()).await.expect("send");
+        let mut response = String::new();
+        client.read_to_string(&mut response).await.expect("receive");
+        println!(
+            "GET {path} -> {}",
+            response.rsplit("\r\n\r\n").next().unwrap_or("")
+        );
+    }
+    server.await.expect("server finished");
+}
+
 // 5. Cancellation: a long-running task cancelled after 5 "seconds". Python's
 // `except asyncio.CancelledError:` block becomes an `on_cancel` guard: its async cleanup
 // runs (it may await) when the task is cancelled, and the task's handle reports the
@@ -234,6 +280,9 @@ fn main() {
 
         section(3, "A TaskGroup");
         task_group().await;
+
+        section(4, "A Hello, {name}! web server");
+        hello_server().await;
 
         section(5, "Cancellation");
         cancellation().await;

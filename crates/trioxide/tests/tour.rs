@@ -33,6 +33,8 @@ fn the_tour_prints_what_the_python_prints() {
         "Processed A",
         "Processed B",
         "Processed C",
+        "GET / -> Hello, Anonymous!",
+        "GET /Alice -> Hello, Alice!",
         "Working...",
         "Task was cancelled",
         "Main: task was cancelled",
