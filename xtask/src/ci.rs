@@ -6,6 +6,7 @@ use crate::shell::{cargo, has_cargo_subcommand, run_cmd};
 /// Runs every CI step; stops at the first failure.
 pub fn run_steps() -> Result<(), String> {
     run_cmd(cargo(&["fmt", "--all", "--check"]))?;
+    crate::changelog::check(&[])?;
     run_cmd(cargo(&[
         "clippy",
         "--workspace",

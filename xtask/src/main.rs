@@ -1,12 +1,15 @@
 //! `cargo xtask <command>`: the project's automation, one file per subcommand.
 //!
 //! Commands: `ci` (what CI runs), `bench` (trioxide vs tokio, writes docs/BENCHMARKS.md),
-//! `loom` (model-check the task core with a thorough bound), `miri` (the task core under Miri).
+//! `loom` (model-check the task core with a thorough bound), `miri` (the task core under Miri),
+//! `release` (version, check, commit and tag every crate together).
 
 mod bench;
+mod changelog;
 mod ci;
 mod loom;
 mod miri;
+mod release;
 mod shell;
 #[cfg(test)]
 mod tidy;
@@ -24,13 +27,19 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "loom" => loom::run(rest),
         "miri" => miri::run(rest),
+        "release" => release::run(rest),
+        "changelog-check" => changelog::check(rest),
+        "semver" => changelog::semver(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench | loom | miri>\n\
+                "usage: cargo xtask <ci | bench | loom | miri | release | changelog-check | semver>\n\
                  \n  ci     fmt, clippy -D warnings, tests (nextest if installed), doc tests\
                  \n  bench  trioxide vs tokio benchmarks; writes docs/BENCHMARKS.md\
                  \n  loom   loom model checks of the task core (LOOM_MAX_PREEMPTIONS=3)\
-                 \n  miri   the task core's unit tests under Miri (nightly)"
+                 \n  miri   the task core's unit tests under Miri (nightly)\
+                 \n  release <patch|minor|major|X.Y.Z> [--dry-run] [--execute]\
+                 \n  changelog-check  every change since the last tag touched CHANGELOG.md\
+                 \n  semver  cargo semver-checks against the last tag (if installed)"
             );
             return if cmd == "help" {
                 ExitCode::SUCCESS

@@ -15,3 +15,8 @@ pub mod timers;
 
 pub use driver::{Driver, Event, Interest, ready};
 pub use reactor::{Direction, Reactor, ReadyEvent, Registration};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExample;

@@ -36,3 +36,8 @@ pub use scope::{Scope, ScopeFuture, Spawn, SpawnerSource, scope_with};
 
 /// asyncio's name for a scope's handle: `async with TaskGroup() as tg`.
 pub type TaskGroup<'env> = Scope<'env>;
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExample;

@@ -40,3 +40,8 @@ pub use sched::local::{
 pub use sched::steal::{StealSpawner, WorkStealing, WorkStealingConfig};
 pub use task::{CancelHandle, JoinError, JoinHandle, PanicPayload, TaskId};
 pub use yield_now::{YieldNow, yield_now};
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExample;

@@ -178,3 +178,8 @@ where
         handle.spawn_blocking(f)
     })
 }
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExample;
