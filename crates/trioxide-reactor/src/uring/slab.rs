@@ -254,14 +254,16 @@ impl OpSlab {
             slot.state,
             Some(Lifecycle::Submitted(_) | Lifecycle::Waiting(..))
         );
-        if live && res == -libc::ECANCELED && slot.resubmits < MAX_RESUBMITS {
-            if let Some(entry) = slot.entry.clone() {
-                slot.resubmits += 1;
-                return Released {
-                    resubmit: Some(entry),
-                    ..Released::default()
-                };
-            }
+        if live
+            && res == -libc::ECANCELED
+            && slot.resubmits < MAX_RESUBMITS
+            && let Some(entry) = slot.entry.clone()
+        {
+            slot.resubmits += 1;
+            return Released {
+                resubmit: Some(entry),
+                ..Released::default()
+            };
         }
         match slot.state.take() {
             Some(Lifecycle::Submitted(keep)) => {
