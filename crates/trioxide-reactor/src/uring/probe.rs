@@ -54,6 +54,7 @@ const REQUIRED: &[(u8, &str)] = &[
     (opcode::Close::CODE, "CLOSE"),
     (opcode::Fsync::CODE, "FSYNC"),
     (opcode::Statx::CODE, "STATX"),
+    (opcode::Timeout::CODE, "TIMEOUT"),
 ];
 
 /// Checks that io_uring is usable by this process; `Err` says why not.

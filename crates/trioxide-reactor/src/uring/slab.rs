@@ -41,6 +41,11 @@ pub(crate) enum Keep {
     ),
     /// A NUL-terminated path (openat).
     Path(#[allow(dead_code, reason = "kept only so the kernel's pointer stays valid")] CString),
+    /// A timeout's `timespec`.
+    Timespec(
+        #[allow(dead_code, reason = "kept only so the kernel's pointer stays valid")]
+        Box<io_uring::types::Timespec>,
+    ),
     /// A path and the `statx` result buffer.
     Statx(
         #[allow(dead_code, reason = "kept only so the kernel's pointer stays valid")] CString,

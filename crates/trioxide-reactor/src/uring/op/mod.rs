@@ -1,7 +1,7 @@
 //! Completion-based operations: the [`Op`] future every operation returns, and the
 //! [`UringOps`] handle that submits them. One file per operation family adds its methods
 //! to `UringOps` (`read.rs`, `write.rs`, `recv.rs`, `send.rs`, `accept.rs`, `open.rs`,
-//! `close.rs`); `poll.rs` is the readiness side of the driver.
+//! `close.rs`, `timeout.rs`); `poll.rs` is the readiness side of the driver.
 //!
 //! Operations are submitted when the method is called (the SQE is queued then, and reaches
 //! the kernel with the next `io_uring_enter`), and complete when some thread calls
@@ -19,6 +19,7 @@ pub(crate) mod poll;
 pub(crate) mod read;
 pub(crate) mod recv;
 pub(crate) mod send;
+pub(crate) mod timeout;
 pub(crate) mod write;
 
 use super::Shared;
