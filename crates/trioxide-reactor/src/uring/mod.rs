@@ -20,6 +20,11 @@
 //! - **Completions** (`slab.rs`, `op/*.rs`): each op's buffer is owned by its slab slot
 //!   until the CQE arrives, even if the future was dropped (then an async cancel is
 //!   submitted and the buffer is freed with the CQE).
+//! - **Thread exit.** The kernel cancels a thread's requests when it exits. SQEs are
+//!   therefore submitted by the waiting thread (a push made while another thread is
+//!   blocked in `wait` wakes it through the eventfd instead of entering itself), and a
+//!   `-ECANCELED` we did not ask for is undone: readiness polls are re-armed and ops are
+//!   resubmitted (at most three times) from their kept SQE.
 //! - **Syscall accounting**: [`UringDriver::enter_count`] counts every `io_uring_enter`
 //!   (submits and waits alike), for syscalls-per-operation figures in benchmarks.
 //!
@@ -151,20 +156,19 @@ impl Shared {
         self.ring
             .reap(|user_data, res, flags| match user_data >> TAG_SHIFT {
                 TAG_OP => {
-                    let released = lock(&self.ops).complete(user_data, res);
-                    if let Some(entry) = released.resubmit {
+                    let mut slab = lock(&self.ops);
+                    let mut released = slab.complete(user_data, res);
+                    if let Some(entry) = released.resubmit.take() {
+                        // Pushed under the slab lock, so a concurrent drop's async cancel is
+                        // queued after the resubmitted SQE and finds it.
                         // SAFETY: the slot `user_data` still owns the keep-alive `entry` points
                         // into (it was submitted with it and has not completed), rule 3.
-                        if let Err(e) = unsafe { self.ring.push(&entry) } {
-                            let released = lock(&self.ops).complete(user_data, neg_errno(&e));
-                            wakers.extend(released.waker);
-                            orphans.extend(released.orphan);
-                            if let Some(fd) = released.orphan_fd {
-                                slab::close_orphan_fd(fd);
-                            }
+                        match unsafe { self.ring.push(&entry) } {
+                            Ok(()) => return,
+                            Err(e) => released = slab.complete(user_data, neg_errno(&e)),
                         }
-                        return;
                     }
+                    drop(slab);
                     wakers.extend(released.waker);
                     orphans.extend(released.orphan);
                     if let Some(fd) = released.orphan_fd {

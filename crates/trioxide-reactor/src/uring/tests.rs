@@ -179,3 +179,63 @@ fn timeout_bounds_the_wait_and_counts_one_enter() {
     );
     assert!(events.is_empty());
 }
+
+/// The kernel cancels a thread's requests when it exits. A poll submitted by a waiter
+/// thread that then exits must be re-armed, not lost.
+#[test]
+fn poll_survives_the_exit_of_the_thread_that_submitted_it() {
+    let Some(driver) = driver_or_skip("poll_survives_thread_exit") else {
+        return;
+    };
+    let driver = Arc::new(driver);
+    let (mut a, b) = UnixStream::pair().unwrap();
+    driver
+        .register(b.as_raw_fd(), 5, Interest::Readable)
+        .unwrap();
+    {
+        let driver = driver.clone();
+        // This thread's wait submits the poll (and the wake-up poll), then it exits.
+        std::thread::spawn(move || {
+            let mut events = Vec::new();
+            driver.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        })
+        .join()
+        .unwrap();
+    }
+    a.write_all(b"after exit").unwrap();
+    wait_for(&driver, 5, ready::READABLE);
+    // The wake-up poll was re-armed too.
+    let waiter = {
+        let driver = driver.clone();
+        std::thread::spawn(move || {
+            let mut events = Vec::new();
+            driver.wait(&mut events, None).unwrap();
+        })
+    };
+    driver.unpark().unwrap();
+    waiter.join().unwrap();
+}
+
+/// An op whose submitting thread exited is resubmitted instead of failing.
+#[test]
+fn op_survives_the_exit_of_the_thread_that_submitted_it() {
+    let Some(driver) = driver_or_skip("op_survives_thread_exit") else {
+        return;
+    };
+    let driver = Arc::new(driver);
+    let (mut a, b) = UnixStream::pair().unwrap();
+    let recv = driver.ops().recv(b.as_raw_fd(), Vec::with_capacity(16));
+    {
+        let driver = driver.clone();
+        std::thread::spawn(move || {
+            let mut events = Vec::new();
+            driver.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        })
+        .join()
+        .unwrap();
+    }
+    a.write_all(b"still here").unwrap();
+    let (res, buf) = block_on(&driver, recv);
+    assert_eq!(res.unwrap(), 10);
+    assert_eq!(buf, b"still here");
+}
