@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -91,6 +91,7 @@ fn poll_io_with_a_real_waker_while_another_thread_turns() {
     let waker = std::task::Waker::from(waker_state.clone());
     let mut cx = std::task::Context::from_waker(&waker);
     let mut received = Vec::new();
+    let start = std::time::Instant::now();
     while received.len() < 200 {
         let polled = reg_b.poll_io(&mut cx, Direction::Read, || {
             let mut buf = [0; 64];
@@ -103,6 +104,11 @@ fn poll_io_with_a_real_waker_while_another_thread_turns() {
         }
     }
     assert_eq!(received, (0..200u8).collect::<Vec<_>>());
+    // A lost wake-up would show as a 10 s park timeout.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "a wake-up was lost"
+    );
     assert!(
         waker_state.wakes.load(Ordering::SeqCst) > 0,
         "the reactor woke the waker"
@@ -198,4 +204,65 @@ fn driver_trait_object_is_send_and_sync() {
         .unwrap();
     assert_eq!(driver.registered(), 1);
     drop(reactor);
+}
+
+/// Registrations and ops made on this thread while another thread is blocked in
+/// `Reactor::turn(None)`: the blocked waiter is woken to submit them, and completions
+/// wake this thread's waker.
+#[test]
+fn submissions_while_another_thread_is_blocked_in_turn() {
+    let Some(reactor) = uring_reactor_or_skip("submissions_while_blocked") else {
+        return;
+    };
+    let ops = support::ops(&reactor);
+    let stop = Arc::new(AtomicBool::new(false));
+    let turner = {
+        let reactor = reactor.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                reactor.turn(None).unwrap();
+            }
+        })
+    };
+    let waker_state = ThreadWaker::new();
+    let waker = std::task::Waker::from(waker_state.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let start = std::time::Instant::now();
+    for round in 0..50u8 {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let reg = reactor.register(b.as_raw_fd()).unwrap();
+        let mut recv = std::pin::pin!(ops.recv(b.as_raw_fd(), Vec::with_capacity(8)));
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+        a.write_all(&[round]).unwrap();
+        let (res, buf) = loop {
+            match recv.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(out) => break out,
+                std::task::Poll::Pending => std::thread::park_timeout(Duration::from_secs(10)),
+            }
+        };
+        assert_eq!(res.unwrap(), 1);
+        assert_eq!(buf, [round]);
+        // Readiness registered from this thread is reported by the turner too.
+        a.write_all(&[round]).unwrap();
+        loop {
+            match reg.poll_ready(&mut cx, Direction::Read) {
+                std::task::Poll::Ready(ev) => {
+                    assert_ne!(ev.unwrap().ready & ready::READABLE, 0);
+                    break;
+                }
+                std::task::Poll::Pending => std::thread::park_timeout(Duration::from_secs(10)),
+            }
+        }
+    }
+    // A lost wake-up would show as a 10 s park timeout.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "a wake-up was lost"
+    );
+    assert_eq!(ops.in_flight(), 0);
+    stop.store(true, Ordering::SeqCst);
+    reactor.unpark();
+    turner.join().unwrap();
 }
