@@ -1,6 +1,7 @@
-//! The I/O reactor of trioxide: the [`Driver`] trait with its epoll backend (io_uring
-//! joins it behind the same trait), the [`Reactor`] that turns driver events into task
-//! wake-ups, and the hierarchical timer wheel.
+//! The I/O reactor of trioxide: the [`Driver`] trait with its epoll and io_uring
+//! backends, the [`Reactor`] that turns driver events into task wake-ups, the io_uring
+//! completion-based operations on owned buffers ([`uring::UringOps`]), and the
+//! hierarchical timer wheel.
 //!
 //! The reactor knows nothing of tasks: it only wakes `std::task::Waker`s.
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -12,6 +13,7 @@ mod loom;
 mod reactor;
 pub mod time;
 pub mod timers;
+pub mod uring;
 
 pub use driver::{Driver, Event, Interest, ready};
 pub use reactor::{Direction, Reactor, ReadyEvent, Registration};

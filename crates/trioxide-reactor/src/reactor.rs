@@ -11,6 +11,7 @@ use crate::driver::{Driver, Event, Interest, ready};
 use crate::epoll::EpollDriver;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
+use crate::uring::{UringDriver, UringOps};
 use std::io;
 use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
@@ -69,6 +70,8 @@ pub struct Reactor {
     slots: Mutex<SlotTable>,
     events: Mutex<Vec<Event>>,
     shut_down: AtomicBool,
+    /// The completion-based ops of the io_uring driver, when that is the backend.
+    uring: Option<UringOps>,
 }
 
 #[derive(Default)]
@@ -83,17 +86,38 @@ impl Reactor {
         Ok(Self::with_driver(Box::new(EpollDriver::new()?)))
     }
 
+    /// A reactor over the io_uring driver, after [`probe`](crate::uring::probe) said
+    /// io_uring is usable (an `Unsupported` error carrying the
+    /// [`UringUnavailable`](crate::uring::UringUnavailable) reason otherwise).
+    pub fn io_uring() -> io::Result<Arc<Reactor>> {
+        crate::uring::probe()?;
+        let driver = UringDriver::new()?;
+        let ops = driver.ops();
+        Ok(Self::build(Box::new(driver), Some(ops)))
+    }
+
     /// A reactor over any driver.
     pub fn with_driver(driver: Box<dyn Driver>) -> Arc<Reactor> {
+        Self::build(driver, None)
+    }
+
+    fn build(driver: Box<dyn Driver>, uring: Option<UringOps>) -> Arc<Reactor> {
         Arc::new(Reactor {
             driver,
             slots: Mutex::new(SlotTable::default()),
             events: Mutex::new(Vec::with_capacity(1024)),
             shut_down: AtomicBool::new(false),
+            uring,
         })
     }
 
-    /// The backend's name (`"epoll"`).
+    /// The completion-based operations of the io_uring backend (`None` on epoll or a
+    /// custom driver). They complete as this reactor turns.
+    pub fn uring_ops(&self) -> Option<&UringOps> {
+        self.uring.as_ref()
+    }
+
+    /// The backend's name (`"epoll"` or `"io_uring"`).
     pub fn backend_name(&self) -> &'static str {
         self.driver.name()
     }

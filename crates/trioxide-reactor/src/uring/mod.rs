@@ -1,0 +1,264 @@
+//! The io_uring driver: the readiness [`Driver`] of the reactor implemented with
+//! multishot `IORING_OP_POLL_ADD`, plus completion-based operations on owned buffers
+//! ([`UringOps`]) in the style of tokio-uring and monoio.
+//!
+//! # Design
+//! - **One ring, shared.** A [`UringDriver`] owns one ring. `register`, `deregister`,
+//!   `unpark` and every op submission may come from any thread; `wait` runs on the thread
+//!   that turns the reactor. The submission queue is behind a `Mutex` (the simplest correct
+//!   multi-producer scheme: pushes are a few stores, so the lock is short; a lock-free
+//!   MPSC staging queue would only pay off with many submitting threads per ring), and the
+//!   completion queue behind another one, held only while reaping. Neither lock is held
+//!   while blocked in `io_uring_enter` (see `sys.rs`, rule 1).
+//! - **Batching.** SQEs queued by the thread that will park go to the kernel with its
+//!   `wait`: one `io_uring_enter` both submits and waits (`EXT_ARG` timeout). SQEs queued
+//!   while another thread is blocked in `wait` are flushed by their submitter at once, so
+//!   nothing sits unsubmitted behind a sleeping waiter.
+//! - **Readiness** (`op/poll.rs`): multishot polls, re-armed when the kernel ends them,
+//!   keyed by descriptor with a generation in `user_data`.
+//! - **Wake-ups**: an eventfd watched by a multishot poll; `unpark` writes to it.
+//! - **Completions** (`slab.rs`, `op/*.rs`): each op's buffer is owned by its slab slot
+//!   until the CQE arrives, even if the future was dropped (then an async cancel is
+//!   submitted and the buffer is freed with the CQE).
+//! - **Thread exit.** The kernel cancels a thread's requests when it exits. SQEs are
+//!   therefore submitted by the waiting thread (a push made while another thread is
+//!   blocked in `wait` wakes it through the eventfd instead of entering itself), and a
+//!   `-ECANCELED` we did not ask for is undone: readiness polls are re-armed and ops are
+//!   resubmitted (at most three times) from their kept SQE.
+//! - **Syscall accounting**: [`UringDriver::enter_count`] counts every `io_uring_enter`
+//!   (submits and waits alike), for syscalls-per-operation figures in benchmarks.
+//!
+//! `user_data` layout: the top two bits tag the kind — `0` op (slab index and
+//! generation), `1` readiness poll (descriptor and generation), `2` the driver's own
+//! entries (the wake-up poll, and cancellations whose results are ignored).
+//!
+//! `unsafe` lives in `sys.rs` (the ring, with its numbered safety rules) and in one
+//! submission call per op file, each stating which `Keep` its pointers refer to.
+
+mod op;
+mod probe;
+mod slab;
+mod sys;
+
+pub use op::open::AT_FDCWD;
+pub use op::{BufResult, Op, UringOps};
+pub use probe::{FORCE_UNAVAILABLE_ENV, UringUnavailable, probe};
+
+use crate::driver::{Driver, Event, Interest};
+use crate::loom::sync::{Arc, Mutex};
+use io_uring::{cqueue, opcode, types};
+use op::poll::{PollTable, poll_add, poll_mask, push_plain};
+use slab::{Keep, OpSlab};
+use std::io;
+use std::os::fd::RawFd;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+use sys::{Ring, lock};
+
+/// Where the kind tag sits in `user_data`.
+pub(crate) const TAG_SHIFT: u32 = 62;
+/// Tag of completion-based operations.
+pub(crate) const TAG_OP: u64 = 0;
+/// Tag of readiness polls.
+pub(crate) const TAG_POLL: u64 = 1;
+/// Tag of the driver's own entries.
+pub(crate) const TAG_INTERNAL: u64 = 2;
+/// `user_data` of the wake-up eventfd's poll.
+pub(crate) const WAKE_UD: u64 = TAG_INTERNAL << TAG_SHIFT;
+/// `user_data` of entries whose completion is ignored (poll removals, async cancels).
+pub(crate) const IGNORE_UD: u64 = (TAG_INTERNAL << TAG_SHIFT) | 1;
+
+/// Submission queue entries of a driver's ring.
+const SQ_ENTRIES: u32 = 1024;
+/// Completion queue entries (room for every op of a full SQ plus its cancellation).
+const CQ_ENTRIES: u32 = 8192;
+/// How long dropping a driver waits for cancelled operations to complete before it leaks
+/// their buffers rather than free memory the kernel may still write.
+const TEARDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// State shared by the driver and every [`UringOps`] handle and op future.
+pub(crate) struct Shared {
+    pub(crate) ring: Ring,
+    polls: Mutex<PollTable>,
+    pub(crate) ops: Mutex<OpSlab>,
+}
+
+/// The io_uring backend of the reactor.
+///
+/// Create it with [`UringDriver::new`] (after [`probe`]) or through
+/// [`Reactor::io_uring`](crate::Reactor::io_uring). Cloning gives another handle to the
+/// same ring.
+#[derive(Clone)]
+pub struct UringDriver {
+    shared: Arc<Shared>,
+}
+
+impl UringDriver {
+    /// Sets up a ring and its wake-up eventfd.
+    pub fn new() -> io::Result<UringDriver> {
+        let ring = Ring::new(SQ_ENTRIES, CQ_ENTRIES)?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "io_uring lacks IORING_FEAT_EXT_ARG (kernel older than 5.11)",
+            ));
+        }
+        let shared = Shared {
+            ring,
+            polls: Mutex::new(PollTable::default()),
+            ops: Mutex::new(OpSlab::default()),
+        };
+        shared.arm_wake()?;
+        Ok(UringDriver {
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// A handle for completion-based operations on this driver's ring.
+    pub fn ops(&self) -> UringOps {
+        UringOps::new(self.shared.clone())
+    }
+
+    /// The number of `io_uring_enter` system calls this ring has made: every submit and
+    /// every wait counts one. Divide a difference of two readings by the operations done
+    /// in between for syscalls per operation.
+    pub fn enter_count(&self) -> u64 {
+        self.shared.ring.enters()
+    }
+
+    /// How many descriptors are registered for readiness.
+    pub fn registered(&self) -> usize {
+        lock(&self.shared.polls).len()
+    }
+}
+
+impl Shared {
+    fn arm_wake(&self) -> io::Result<()> {
+        let mask = poll_mask(Interest::Readable);
+        push_plain(&self.ring, &poll_add(self.ring.wake().raw(), mask, WAKE_UD))
+    }
+
+    /// Queues an async cancel of the op `user_data`; its own CQE is ignored.
+    pub(crate) fn cancel_op(&self, user_data: u64) {
+        let cancel = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(IGNORE_UD);
+        // If the cancel cannot be queued the op simply runs to completion; its buffer is
+        // still freed by its CQE.
+        let _ = push_plain(&self.ring, &cancel);
+    }
+
+    /// Reaps every available CQE: readiness into `events`, op completions into wakes.
+    fn reap(&self, events: &mut Vec<Event>) {
+        let mut wakers: Vec<Waker> = Vec::new();
+        let mut orphans: Vec<Keep> = Vec::new();
+        let mut rearm_wake = false;
+        self.ring
+            .reap(|user_data, res, flags| match user_data >> TAG_SHIFT {
+                TAG_OP => {
+                    let mut slab = lock(&self.ops);
+                    let mut released = slab.complete(user_data, res);
+                    if let Some(entry) = released.resubmit.take() {
+                        // Pushed under the slab lock, so a concurrent drop's async cancel is
+                        // queued after the resubmitted SQE and finds it.
+                        // SAFETY: the slot `user_data` still owns the keep-alive `entry` points
+                        // into (it was submitted with it and has not completed), rule 3.
+                        match unsafe { self.ring.push(&entry) } {
+                            Ok(()) => return,
+                            Err(e) => released = slab.complete(user_data, neg_errno(&e)),
+                        }
+                    }
+                    drop(slab);
+                    wakers.extend(released.waker);
+                    orphans.extend(released.orphan);
+                    if let Some(fd) = released.orphan_fd {
+                        slab::close_orphan_fd(fd);
+                    }
+                }
+                TAG_POLL => lock(&self.polls).on_cqe(&self.ring, user_data, res, flags, events),
+                _ if user_data == WAKE_UD => {
+                    self.ring.wake().drain();
+                    // -ECANCELED: the thread that submitted the poll exited (see `sys`).
+                    rearm_wake |= !cqueue::more(flags) && (res >= 0 || res == -libc::ECANCELED);
+                }
+                _ => {}
+            });
+        if rearm_wake {
+            // Fails only if the ring is broken, which the next wait reports.
+            let _ = self.arm_wake();
+        }
+        drop(orphans);
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+/// `-errno` of `e`, as a CQE would carry it.
+fn neg_errno(e: &io::Error) -> i32 {
+    -e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Only cancelled ops can be left (every future holds an `Arc<Shared>`). Their
+        // buffers may still be written by the kernel: cancel them, wait for their CQEs,
+        // and leak whatever is still in flight after the grace period.
+        if lock(&self.ops).live() == 0 {
+            return;
+        }
+        let _ = self
+            .ring
+            .submitter()
+            .register_sync_cancel(None, types::CancelBuilder::any());
+        let deadline = Instant::now() + TEARDOWN_GRACE;
+        let mut events = Vec::new();
+        while lock(&self.ops).live() > 0 && Instant::now() < deadline {
+            if self.ring.wait(Some(Duration::from_millis(10))).is_err() {
+                break;
+            }
+            self.reap(&mut events);
+            events.clear();
+        }
+        let slab = std::mem::take(&mut *lock(&self.ops));
+        if slab.live() > 0 {
+            std::mem::forget(slab);
+        }
+    }
+}
+
+impl Driver for UringDriver {
+    fn register(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        lock(&self.shared.polls).register(&self.shared.ring, fd, token, interest)
+    }
+
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        lock(&self.shared.polls).deregister(&self.shared.ring, fd)
+    }
+
+    fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
+        self.shared.ring.wait(timeout)?;
+        self.shared.reap(events);
+        Ok(())
+    }
+
+    fn unpark(&self) -> io::Result<()> {
+        self.shared.ring.wake().notify()
+    }
+
+    fn name(&self) -> &'static str {
+        "io_uring"
+    }
+}
+
+impl std::fmt::Debug for UringDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UringDriver")
+            .field("enters", &self.enter_count())
+            .field("ops_in_flight", &lock(&self.shared.ops).live())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! Completion-based operations: the [`Op`] future every operation returns, and the
+//! [`UringOps`] handle that submits them. One file per operation family adds its methods
+//! to `UringOps` (`read.rs`, `write.rs`, `recv.rs`, `send.rs`, `accept.rs`, `open.rs`,
+//! `close.rs`, `timeout.rs`); `poll.rs` is the readiness side of the driver.
+//!
+//! Operations are submitted when the method is called (the SQE is queued then, and reaches
+//! the kernel with the next `io_uring_enter`), and complete when some thread calls
+//! [`Driver::wait`](crate::Driver::wait) on the driver — the runtime's parked worker, or a
+//! test's loop around [`Reactor::turn`](crate::Reactor::turn).
+//!
+//! Dropping an [`Op`] before it completes does not free its buffer: the slot moves to
+//! `Cancelled` keeping the buffer, an `IORING_OP_ASYNC_CANCEL` is queued, and the buffer
+//! is freed when the operation's CQE arrives (see `slab.rs`).
+
+pub(crate) mod accept;
+pub(crate) mod close;
+pub(crate) mod open;
+pub(crate) mod poll;
+pub(crate) mod read;
+pub(crate) mod recv;
+pub(crate) mod send;
+pub(crate) mod timeout;
+pub(crate) mod write;
+
+use super::Shared;
+use super::slab::Keep;
+use super::sys::lock;
+use crate::loom::sync::Arc;
+use io_uring::squeue;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// The output of buffer operations: the byte count (or error) and the buffer, handed
+/// back in every case.
+pub type BufResult = (io::Result<usize>, Vec<u8>);
+
+/// A handle for submitting completion-based operations to one driver's ring. Cheap to
+/// clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct UringOps {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl UringOps {
+    pub(crate) fn new(shared: Arc<Shared>) -> UringOps {
+        UringOps { shared }
+    }
+
+    /// Operations whose slot is still held: in the kernel, cancelled and awaiting their
+    /// CQE, or completed and not yet taken by their future. Zero once everything finished
+    /// and every cancelled operation's buffer was freed.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.shared.ops).live()
+    }
+
+    /// The number of `io_uring_enter` calls made by the ring (see
+    /// [`UringDriver::enter_count`](super::UringDriver::enter_count)).
+    pub fn enter_count(&self) -> u64 {
+        self.shared.ring.enters()
+    }
+
+    /// Takes a slot for `keep`, queues `entry` under its `user_data` and returns the
+    /// future. A submission failure completes the future at once with that error.
+    ///
+    /// # Safety
+    /// Every pointer in `entry` must point into the heap allocation(s) owned by `keep`
+    /// (which do not move when `keep` is moved into the slab), or be null.
+    pub(crate) unsafe fn submit<O: Unpin>(
+        &self,
+        entry: squeue::Entry,
+        keep: Keep,
+        yields_fd: bool,
+        finish: fn(i32, Keep) -> O,
+    ) -> Op<O> {
+        let user_data = lock(&self.shared.ops).insert_entry(Some(entry.clone()), keep, yields_fd);
+        let entry = entry.user_data(user_data);
+        // SAFETY: the caller guarantees that `entry` points into `keep`, now owned by the
+        // slot `user_data`, which is freed only after its CQE (rule 3 of `sys`).
+        match unsafe { self.shared.ring.push(&entry) } {
+            Ok(()) => Op {
+                state: OpState::InFlight {
+                    shared: self.shared.clone(),
+                    user_data,
+                    finish,
+                },
+            },
+            Err(err) => {
+                let keep = lock(&self.shared.ops).remove_unsubmitted(user_data);
+                let errno = err.raw_os_error().unwrap_or(libc::EBUSY);
+                Op::ready(finish(-errno, keep))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for UringOps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UringOps")
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+/// The future of one io_uring operation. Dropping it before completion cancels the
+/// operation; any buffer stays owned by the driver until the kernel is done with it.
+#[must_use = "an io_uring operation is cancelled when its future is dropped"]
+pub struct Op<O: Unpin> {
+    state: OpState<O>,
+}
+
+impl<O: Unpin> Op<O> {
+    /// An op that failed before reaching the ring (e.g. an invalid path).
+    pub(crate) fn ready(out: O) -> Op<O> {
+        Op {
+            state: OpState::Done(Some(out)),
+        }
+    }
+}
+
+enum OpState<O> {
+    InFlight {
+        shared: Arc<Shared>,
+        user_data: u64,
+        finish: fn(i32, Keep) -> O,
+    },
+    Done(Option<O>),
+}
+
+impl<O: Unpin> Future for Op<O> {
+    type Output = O;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        let this = self.get_mut();
+        match &mut this.state {
+            OpState::InFlight {
+                shared,
+                user_data,
+                finish,
+            } => {
+                let polled = lock(&shared.ops).poll(*user_data, cx.waker());
+                match polled {
+                    Poll::Ready((res, keep)) => {
+                        let out = finish(res, keep);
+                        this.state = OpState::Done(None);
+                        Poll::Ready(out)
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            // Polling an `Op` after it returned `Ready` is a caller bug, which a generic
+            // output cannot report as a typed error: panic like an exhausted future.
+            OpState::Done(out) => {
+                Poll::Ready(out.take().expect("io_uring Op polled after completion"))
+            }
+        }
+    }
+}
+
+impl<O: Unpin> Drop for Op<O> {
+    fn drop(&mut self) {
+        if let OpState::InFlight {
+            shared, user_data, ..
+        } = &self.state
+        {
+            let cancel = lock(&shared.ops).cancel(*user_data);
+            match cancel {
+                super::slab::Cancel::InFlight => shared.cancel_op(*user_data),
+                super::slab::Cancel::Finished(keep, fd) => {
+                    drop(keep);
+                    if let Some(fd) = fd {
+                        super::slab::close_orphan_fd(fd);
+                    }
+                }
+                super::slab::Cancel::Gone => {}
+            }
+        }
+    }
+}
+
+impl<O: Unpin> std::fmt::Debug for Op<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let done = matches!(self.state, OpState::Done(_));
+        f.debug_struct("Op").field("done", &done).finish()
+    }
+}
+
+/// The `io::Result` of a CQE result: a count, or the negated errno.
+pub(crate) fn cqe_result(res: i32) -> io::Result<usize> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as usize)
+    }
+}
+
+/// The length the kernel may use of a buffer of `len` bytes (SQE lengths are `u32`).
+pub(crate) fn sqe_len(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Takes the buffer back out of a buffer op's keep-alive.
+pub(crate) fn take_buf(keep: Keep) -> Vec<u8> {
+    match keep {
+        Keep::Buf(buf) => buf,
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,270 @@
+//! The raw edge of the io_uring driver: the ring shared between threads, the wake-up
+//! eventfd, and the few conversions that trust a kernel result. Every `unsafe` of the
+//! io_uring backend lives in this file.
+//!
+//! The ring follows the single-producer / single-consumer protocol of `io_uring(7)`: user
+//! space produces submission entries (SQEs) and consumes completion entries (CQEs), the
+//! kernel does the opposite, and each side publishes its ring index with a release store.
+//! Several threads share one ring here, so each side gets its own lock.
+//!
+//! # Safety protocol
+//! 1. The submission queue is only opened (`IoUring::submission_shared`) while
+//!    `sq_lock` is held, so at most one `SubmissionQueue` exists at a time. `sq_lock` is
+//!    never held across a blocking `io_uring_enter` (a non-blocking submit is fine: the
+//!    kernel serialises submitters under its own `uring_lock`).
+//!
+//! The kernel ties each request to the thread that submitted it and cancels it when that
+//! thread exits. So SQEs are normally submitted by the thread in [`Ring::wait`] (a
+//! long-lived worker): a push made while another thread is blocked there writes the
+//! wake-up eventfd, and the waiter submits it with its next enter. Only a push that finds
+//! the queue full submits from the pushing thread.
+//! 2. The completion queue is only opened (`IoUring::completion_shared`) while `cq_lock`
+//!    is held, so at most one `CompletionQueue` exists at a time.
+//! 3. Every pointer inside a pushed SQE points into memory that stays valid and unmoved
+//!    until the operation's CQE has been reaped: operations point into the heap part of a
+//!    `Keep` owned by the op's slab slot (freed only after its CQE, or leaked if the ring is
+//!    torn down first); polls, poll removals and cancellations carry no pointer.
+//! 4. [`set_init`] only shortens or lengthens a `Vec<u8>` within its capacity, after the
+//!    kernel reported that many bytes written from the start of the buffer.
+//! 5. A descriptor number returned in a CQE (accept, openat) is wrapped in an `OwnedFd`
+//!    exactly once, by [`owned_fd`], by whoever takes the completion.
+
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
+use io_uring::types::{SubmitArgs, Timespec};
+use io_uring::{IoUring, squeue};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::PoisonError;
+use std::time::Duration;
+
+/// Locks `m`, ignoring poison: every critical section here leaves its data consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One io_uring instance shared by every thread of a driver.
+pub(crate) struct Ring {
+    uring: IoUring,
+    /// Guards the submission queue (rule 1).
+    sq_lock: Mutex<()>,
+    /// Guards the completion queue (rule 2); held by the reaping thread only.
+    cq_lock: Mutex<()>,
+    /// Set while a thread is (about to be) blocked in `io_uring_enter`: submitters then
+    /// flush their SQEs themselves instead of leaving them for the next `wait`.
+    in_wait: AtomicBool,
+    /// `io_uring_enter` calls made so far.
+    enters: AtomicU64,
+    /// The eventfd that interrupts a blocked `wait` (`unpark`, and pushes made meanwhile).
+    wake: EventFd,
+}
+
+impl Ring {
+    /// Sets up a ring with `entries` SQEs and `cq_entries` CQEs.
+    pub(crate) fn new(entries: u32, cq_entries: u32) -> io::Result<Ring> {
+        let uring = IoUring::builder()
+            .setup_cqsize(cq_entries)
+            .setup_clamp()
+            .build(entries)?;
+        Ok(Ring {
+            uring,
+            sq_lock: Mutex::new(()),
+            cq_lock: Mutex::new(()),
+            in_wait: AtomicBool::new(false),
+            enters: AtomicU64::new(0),
+            wake: EventFd::new()?,
+        })
+    }
+
+    /// The ring's setup parameters (features).
+    pub(crate) fn params(&self) -> &io_uring::Parameters {
+        self.uring.params()
+    }
+
+    /// The ring's submitter, for `register_*` calls.
+    pub(crate) fn submitter(&self) -> io_uring::Submitter<'_> {
+        self.uring.submitter()
+    }
+
+    /// How many `io_uring_enter` calls this ring has made.
+    pub(crate) fn enters(&self) -> u64 {
+        self.enters.load(Ordering::Relaxed)
+    }
+
+    /// The wake-up eventfd.
+    pub(crate) fn wake(&self) -> &EventFd {
+        &self.wake
+    }
+
+    /// Queues `entry`; it goes to the kernel with the next `wait`, batched with everything
+    /// else queued meanwhile. If a thread is blocked in [`Ring::wait`] now, it is woken
+    /// (one eventfd write) to submit the entry.
+    ///
+    /// # Safety
+    /// Every pointer in `entry` must satisfy rule 3 of the module docs.
+    pub(crate) unsafe fn push(&self, entry: &squeue::Entry) -> io::Result<()> {
+        let _guard = lock(&self.sq_lock);
+        // SAFETY: rule 1 — `sq_lock` is held, so this is the only `SubmissionQueue`.
+        let mut sq = unsafe { self.uring.submission_shared() };
+        if sq.is_full() {
+            drop(sq); // publishes the tail
+            self.submit_now()?;
+            // SAFETY: rule 1, as above; the previous queue was dropped.
+            sq = unsafe { self.uring.submission_shared() };
+            sq.sync();
+        }
+        // SAFETY: the caller guarantees rule 3 for the pointers in `entry`.
+        unsafe { sq.push(entry) }.map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "io_uring submission queue is full",
+            )
+        })?;
+        drop(sq); // publishes the tail (release store)
+        if self.in_wait.load(Ordering::SeqCst) {
+            self.wake.notify()?;
+        }
+        Ok(())
+    }
+
+    /// Hands every queued SQE to the kernel without waiting.
+    fn submit_now(&self) -> io::Result<()> {
+        self.enters.fetch_add(1, Ordering::Relaxed);
+        match self.uring.submitter().submit() {
+            Ok(_) => Ok(()),
+            Err(e) if transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Submits everything queued and waits until at least one CQE is available, `timeout`
+    /// passed (`None`: no limit) or a signal arrived — one `io_uring_enter`.
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.in_wait.store(true, Ordering::SeqCst);
+        // Taking the lock orders this wait after any push that saw `in_wait == false`:
+        // such a push published its tail before releasing the lock, and this enter reads
+        // the tail after acquiring it.
+        drop(lock(&self.sq_lock));
+        self.enters.fetch_add(1, Ordering::Relaxed);
+        let submitter = self.uring.submitter();
+        let res = match timeout {
+            Some(d) if d.is_zero() => submitter.submit(),
+            Some(d) => {
+                let ts = Timespec::new().sec(d.as_secs()).nsec(d.subsec_nanos());
+                let args = SubmitArgs::new().timespec(&ts);
+                submitter.submit_with_args(1, &args)
+            }
+            None => submitter.submit_and_wait(1),
+        };
+        self.in_wait.store(false, Ordering::SeqCst);
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if transient(&e) || e.raw_os_error() == Some(libc::ETIME) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Calls `f(user_data, result, flags)` for every available CQE, in order, holding
+    /// `cq_lock` throughout (so two reapers never interleave).
+    pub(crate) fn reap(&self, mut f: impl FnMut(u64, i32, u32)) {
+        let _guard = lock(&self.cq_lock);
+        // SAFETY: rule 2 — `cq_lock` is held, so this is the only `CompletionQueue`.
+        let mut cq = unsafe { self.uring.completion_shared() };
+        loop {
+            cq.sync();
+            if cq.is_empty() {
+                break;
+            }
+            for cqe in &mut cq {
+                f(cqe.user_data(), cqe.result(), cqe.flags());
+            }
+        }
+    }
+}
+
+/// Errors of `io_uring_enter` that only mean "try again later": interrupted, busy with
+/// overflowed completions (reaping fixes it), or out of kernel memory for a moment.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+    )
+}
+
+/// The non-blocking eventfd that `unpark` writes to.
+#[derive(Debug)]
+pub(crate) struct EventFd(OwnedFd);
+
+impl EventFd {
+    pub(crate) fn new() -> io::Result<EventFd> {
+        // SAFETY: plain syscall with constant flags; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(EventFd(owned_fd(fd)))
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// Adds one to the counter; a full counter (EAGAIN) still means a wake-up is pending.
+    pub(crate) fn notify(&self) -> io::Result<()> {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from `one`, which is 8 bytes long.
+        let n = unsafe { libc::write(self.raw(), (&one as *const u64).cast(), 8) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::WouldBlock {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resets the counter; EAGAIN (already zero) is fine.
+    pub(crate) fn drain(&self) {
+        let mut buf = 0u64;
+        // SAFETY: reads 8 bytes into `buf`, which is 8 bytes long.
+        let _ = unsafe { libc::read(self.raw(), (&mut buf as *mut u64).cast(), 8) };
+    }
+}
+
+/// Wraps a descriptor number that a CQE (or a syscall) just returned (rule 5).
+pub(crate) fn owned_fd(fd: RawFd) -> OwnedFd {
+    debug_assert!(fd >= 0);
+    // SAFETY: rule 5 — `fd` was just returned to us by the kernel and nobody else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Sets `buf`'s length to `n` after the kernel wrote `n` bytes at its start (rule 4).
+/// A length beyond the capacity (which the kernel never reports) leaves `buf` unchanged.
+pub(crate) fn set_init(buf: &mut Vec<u8>, n: usize) {
+    debug_assert!(n <= buf.capacity());
+    if n <= buf.capacity() {
+        // SAFETY: rule 4 — `n` is within the capacity and the kernel initialised the first
+        // `n` bytes (those below the old length were initialised already).
+        unsafe { buf.set_len(n) };
+    }
+}
+
+/// A `sockaddr_storage` whose bytes are `bytes` (a `sockaddr_in{,6}` image, zero padded).
+pub(crate) fn sockaddr_storage_from_bytes(
+    bytes: [u8; std::mem::size_of::<libc::sockaddr_storage>()],
+) -> libc::sockaddr_storage {
+    // SAFETY: `sockaddr_storage` is plain old data (integers and padding), so every bit
+    // pattern, including this one of exactly its size, is a valid value.
+    unsafe {
+        std::mem::transmute::<
+            [u8; std::mem::size_of::<libc::sockaddr_storage>()],
+            libc::sockaddr_storage,
+        >(bytes)
+    }
+}
+
+/// An all-zero `statx`, for the kernel to fill.
+pub(crate) fn zeroed_statx() -> libc::statx {
+    // SAFETY: `statx` is plain old data (integers only), for which all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
