@@ -6,9 +6,15 @@
 
 use trioxide::runtime::{Flavor, Io, Runtime};
 
-/// Every (name, flavor, io) configuration the tests run on.
-pub const CONFIGS: &[(&str, Flavor, Io)] =
-    &[("current_thread_epoll", Flavor::CurrentThread, Io::Epoll)];
+/// Every (name, flavor, io) configuration the tests run on (as `rt_test!` expands them).
+pub const CONFIGS: &[(&str, Flavor, Io)] = &[
+    ("current_thread_epoll", Flavor::CurrentThread, Io::Epoll),
+    ("work_stealing_epoll", Flavor::WorkStealing, Io::Epoll),
+    ("thread_per_core_epoll", Flavor::ThreadPerCore, Io::Epoll),
+    ("current_thread_uring", Flavor::CurrentThread, Io::IoUring),
+    ("work_stealing_uring", Flavor::WorkStealing, Io::IoUring),
+    ("thread_per_core_uring", Flavor::ThreadPerCore, Io::IoUring),
+];
 
 /// Builds the runtime for one configuration.
 pub fn runtime(flavor: Flavor, io: Io) -> Runtime {
@@ -19,6 +25,19 @@ pub fn runtime(flavor: Flavor, io: Io) -> Runtime {
         .expect("test runtime builds")
 }
 
+/// Builds the runtime for one configuration, or `None` (with a message) when the
+/// configuration cannot run on this machine (io_uring refused by the kernel).
+pub fn try_runtime(flavor: Flavor, io: Io) -> Option<Runtime> {
+    match Runtime::builder().flavor(flavor).io(io).build() {
+        Ok(rt) => Some(rt),
+        Err(trioxide::runtime::BuildError::IoUringUnavailable { reason }) => {
+            eprintln!("skipping: io_uring unavailable here ({reason})");
+            None
+        }
+        Err(err) => panic!("test runtime does not build: {err}"),
+    }
+}
+
 /// Defines `mod $name` with one `#[test]` per configuration, each running `$body` inside
 /// `block_on`.
 #[macro_export]
@@ -27,33 +46,25 @@ macro_rules! rt_test {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $(#[$meta])*
-            #[test]
-            fn current_thread_epoll() {
-                let rt = $crate::runtime(
-                    ::trioxide::runtime::Flavor::CurrentThread,
-                    ::trioxide::runtime::Io::Epoll,
-                );
-                rt.block_on(async $body)
-            }
-            $(#[$meta])*
-            #[test]
-            fn work_stealing_epoll() {
-                let rt = $crate::runtime(
-                    ::trioxide::runtime::Flavor::WorkStealing,
-                    ::trioxide::runtime::Io::Epoll,
-                );
-                rt.block_on(async $body)
-            }
-            $(#[$meta])*
-            #[test]
-            fn thread_per_core_epoll() {
-                let rt = $crate::runtime(
-                    ::trioxide::runtime::Flavor::ThreadPerCore,
-                    ::trioxide::runtime::Io::Epoll,
-                );
-                rt.block_on(async $body)
-            }
+            $crate::rt_test!(@one $(#[$meta])* current_thread_epoll, CurrentThread, Epoll, $body);
+            $crate::rt_test!(@one $(#[$meta])* work_stealing_epoll, WorkStealing, Epoll, $body);
+            $crate::rt_test!(@one $(#[$meta])* thread_per_core_epoll, ThreadPerCore, Epoll, $body);
+            $crate::rt_test!(@one $(#[$meta])* current_thread_uring, CurrentThread, IoUring, $body);
+            $crate::rt_test!(@one $(#[$meta])* work_stealing_uring, WorkStealing, IoUring, $body);
+            $crate::rt_test!(@one $(#[$meta])* thread_per_core_uring, ThreadPerCore, IoUring, $body);
+        }
+    };
+    (@one $(#[$meta:meta])* $test:ident, $flavor:ident, $io:ident, $body:block) => {
+        $(#[$meta])*
+        #[test]
+        fn $test() {
+            let Some(rt) = $crate::try_runtime(
+                ::trioxide::runtime::Flavor::$flavor,
+                ::trioxide::runtime::Io::$io,
+            ) else {
+                return;
+            };
+            rt.block_on(async $body)
         }
     };
 }

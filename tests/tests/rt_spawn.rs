@@ -148,7 +148,14 @@ fn try_current_is_an_error_outside_and_a_handle_inside() {
     let err = Handle::try_current().unwrap_err();
     assert!(err.to_string().contains("wrap the code in trioxide::run"));
     let backend = trioxide::run(async { Handle::try_current().unwrap().io_backend() });
-    assert_eq!(backend, trioxide::runtime::IoBackend::Epoll);
+    // Io::Auto: io_uring where the kernel allows it, else epoll.
+    let probed = trioxide_reactor_probe_ok();
+    let want = if probed {
+        trioxide::runtime::IoBackend::IoUring
+    } else {
+        trioxide::runtime::IoBackend::Epoll
+    };
+    assert_eq!(backend, want);
 }
 
 #[test]
@@ -160,8 +167,53 @@ fn builder_reports_unsupported_configurations_with_typed_errors() {
     assert!(matches!(err, BuildError::ZeroBlockingThreads));
     let err = Runtime::builder().worker_threads(0).build().unwrap_err();
     assert!(matches!(err, BuildError::ZeroWorkerThreads));
-    let err = Runtime::builder().io(Io::IoUring).build().unwrap_err();
-    assert!(matches!(err, BuildError::Unsupported(_)));
+    match Runtime::builder().io(Io::IoUring).build() {
+        Ok(rt) => assert_eq!(rt.io_backend(), trioxide::runtime::IoBackend::IoUring),
+        Err(err) => assert!(
+            matches!(err, BuildError::IoUringUnavailable { .. }),
+            "{err}"
+        ),
+    }
+    let rt = Runtime::builder().io(Io::Epoll).build().unwrap();
+    assert_eq!(rt.io_backend(), trioxide::runtime::IoBackend::Epoll);
     let rt = Runtime::builder().io(Io::Auto).debug(true).build().unwrap();
     assert!(rt.handle().is_debug());
+}
+
+/// Whether io_uring works here (what `Io::Auto` decides on).
+fn trioxide_reactor_probe_ok() -> bool {
+    Runtime::builder().io(Io::IoUring).build().is_ok()
+}
+
+#[test]
+fn forcing_io_uring_where_the_probe_fails_is_a_typed_error_and_auto_falls_back() {
+    // The probe reads a process-wide variable: check it in a child process.
+    if std::env::var_os("TRIOXIDE_TEST_CHILD").is_some() {
+        let err = Runtime::builder().io(Io::IoUring).build().unwrap_err();
+        assert!(
+            matches!(err, BuildError::IoUringUnavailable { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("use Io::Auto to fall back to epoll")
+        );
+        let rt = Runtime::builder().io(Io::Auto).build().unwrap();
+        assert_eq!(rt.io_backend(), trioxide::runtime::IoBackend::Epoll);
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "forcing_io_uring_where_the_probe_fails_is_a_typed_error_and_auto_falls_back",
+        ])
+        .env("TRIOXIDE_TEST_CHILD", "1")
+        .env("TRIOXIDE_IO_URING_FORCE_UNAVAILABLE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -59,6 +59,12 @@ pub enum BuildError {
     /// `max_blocking_threads(0)`.
     #[error("max_blocking_threads must be at least 1 (got 0)")]
     ZeroBlockingThreads,
+    /// `Io::IoUring` was asked for, but io_uring cannot be used here.
+    #[error("io_uring is unavailable: {reason}; use Io::Auto to fall back to epoll")]
+    IoUringUnavailable {
+        /// What the probe found (kernel setting, seccomp, memlock limit, missing opcode).
+        reason: String,
+    },
     /// The OS refused a resource the runtime needs (epoll instance, eventfd, thread).
     #[error("could not create the runtime's {what}: {source}")]
     Io {
@@ -179,16 +185,56 @@ impl Builder {
         if self.max_blocking_threads == 0 {
             return Err(BuildError::ZeroBlockingThreads);
         }
-        let backend = match self.io {
-            Io::Auto | Io::Epoll => IoBackend::Epoll,
-            Io::IoUring => {
-                return Err(BuildError::Unsupported(
-                    "the io_uring backend is not available in this version of trioxide yet; \
-                     use Io::Auto or Io::Epoll"
-                        .into(),
-                ));
-            }
-        };
+        let backend = choose_backend(self.io, self.debug)?;
         Runtime::build(self, self.flavor, backend)
     }
+}
+
+/// The environment variable that overrides `Io::Auto` (`epoll` or `io_uring`).
+pub const IO_ENV: &str = "TRIOXIDE_IO";
+
+/// Picks the I/O backend: `Io::Auto` probes io_uring and falls back to epoll (saying why
+/// in debug mode); `TRIOXIDE_IO` overrides `Auto` for tests and users.
+fn choose_backend(io: Io, debug: bool) -> Result<IoBackend, BuildError> {
+    let io = match (io, std::env::var(IO_ENV).ok().as_deref()) {
+        (Io::Auto, Some("epoll")) => Io::Epoll,
+        (Io::Auto, Some("io_uring")) => Io::IoUring,
+        (io, _) => io,
+    };
+    match io {
+        Io::Epoll => Ok(IoBackend::Epoll),
+        Io::IoUring => match trioxide_reactor::uring::probe() {
+            Ok(()) => Ok(IoBackend::IoUring),
+            Err(e) => Err(BuildError::IoUringUnavailable { reason: e.reason }),
+        },
+        Io::Auto => match trioxide_reactor::uring::probe() {
+            Ok(()) => Ok(IoBackend::IoUring),
+            Err(e) => {
+                if debug {
+                    eprintln!(
+                        "trioxide debug: io_uring unavailable ({}); using epoll",
+                        e.reason
+                    );
+                }
+                Ok(IoBackend::Epoll)
+            }
+        },
+    }
+}
+
+/// A reactor of the chosen backend.
+pub(crate) fn new_reactor(
+    backend: IoBackend,
+) -> Result<std::sync::Arc<trioxide_reactor::Reactor>, BuildError> {
+    let made = match backend {
+        IoBackend::Epoll => trioxide_reactor::Reactor::epoll(),
+        IoBackend::IoUring => trioxide_reactor::Reactor::io_uring(),
+    };
+    made.map_err(|source| BuildError::Io {
+        what: match backend {
+            IoBackend::Epoll => "epoll instance",
+            IoBackend::IoUring => "io_uring instance",
+        },
+        source,
+    })
 }

@@ -13,7 +13,7 @@ mod context;
 mod park;
 mod per_core;
 
-pub use builder::{BuildError, Builder, Flavor, Io, IoBackend};
+pub use builder::{BuildError, Builder, Flavor, IO_ENV, Io, IoBackend};
 pub(crate) use context::with_current;
 pub use context::{Handle, NoRuntime, SpawnOnError};
 
@@ -21,7 +21,6 @@ use context::SpawnTarget;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use trioxide_reactor::Reactor;
 use trioxide_reactor::timers::Timers;
 use trioxide_task::{
     BlockingConfig, BlockingPool, JoinHandle, LocalExecutor, ThreadPark, WorkStealing,
@@ -69,10 +68,7 @@ impl Runtime {
         flavor: Flavor,
         backend: IoBackend,
     ) -> Result<Runtime, BuildError> {
-        let reactor = Reactor::epoll().map_err(|source| BuildError::Io {
-            what: "epoll instance",
-            source,
-        })?;
+        let reactor = builder::new_reactor(backend)?;
         let timers = Timers::new();
         let driver = park::ReactorPark {
             reactor: reactor.clone(),

@@ -14,7 +14,6 @@ use super::{BuildError, Builder, IoBackend};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use trioxide_reactor::Reactor;
 use trioxide_reactor::timers::Timers;
 use trioxide_sync::oneshot;
 use trioxide_task::{BlockingPool, LocalExecutor, Spawner};
@@ -55,13 +54,10 @@ pub(crate) fn start(
                 if pin {
                     super::affinity::pin_current_thread(index);
                 }
-                let reactor = match Reactor::epoll() {
+                let reactor = match super::builder::new_reactor(backend) {
                     Ok(r) => r,
-                    Err(source) => {
-                        let _ = ready_tx.send(Err(BuildError::Io {
-                            what: "epoll instance",
-                            source,
-                        }));
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
                         return;
                     }
                 };
