@@ -184,3 +184,66 @@ fn io_objects_that_outlive_their_runtime_fail_instead_of_hanging() {
     assert!(err.to_string().contains("was shut down"), "{err}");
     drop(a);
 }
+
+rt_test! {
+    async fn owned_buffer_reads_and_writes_round_trip() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = trioxide::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut total = Vec::new();
+            let mut buf = Vec::with_capacity(4096);
+            while total.len() < 100_000 {
+                let (n, back) = conn.read_owned(buf).await;
+                let n = n.unwrap();
+                assert!(n > 0);
+                total.extend_from_slice(&back[..n]);
+                buf = back;
+            }
+            let (res, _) = conn.write_all_owned(total.clone()).await;
+            res.unwrap();
+            total
+        });
+        let client = TcpStream::connect(addr).await.unwrap();
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let (res, sent) = client.write_all_owned(payload.clone()).await;
+        res.unwrap();
+        assert_eq!(sent, payload, "the buffer comes back intact");
+        let mut echoed = Vec::new();
+        let mut buf = Vec::with_capacity(8192);
+        while echoed.len() < payload.len() {
+            let (n, back) = client.read_owned(buf).await;
+            echoed.extend_from_slice(&back[..n.unwrap()]);
+            buf = back;
+        }
+        assert_eq!(echoed, payload);
+        assert_eq!(server.await.unwrap(), payload);
+    }
+}
+
+rt_test! {
+    async fn dropping_owned_reads_mid_flight_is_safe_and_loses_no_later_data() {
+        let (a, b) = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            (client, server)
+        };
+        // A storm of reads that are dropped before any data arrives.
+        for _ in 0..200 {
+            let read = b.read_owned(Vec::with_capacity(64));
+            let out = trioxide::time::timeout(Duration::from_micros(50), read).await;
+            assert!(out.is_err());
+        }
+        // Data sent afterwards is read by a fresh read.
+        let (res, _) = a.write_all_owned(b"after the storm".to_vec()).await;
+        res.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 15 {
+            let (n, buf) = b.read_owned(Vec::with_capacity(64)).await;
+            got.extend_from_slice(&buf[..n.unwrap()]);
+        }
+        assert_eq!(got, b"after the storm");
+    }
+}

@@ -51,6 +51,11 @@ impl<T: AsRawFd> PollFd<T> {
         self.registration.poll_ready(cx, direction).map_ok(|_| ())
     }
 
+    /// The io_uring operations of this descriptor's reactor, when it runs on io_uring.
+    pub(crate) fn uring_ops(&self) -> Option<&trioxide_reactor::uring::UringOps> {
+        self.registration.reactor().uring_ops()
+    }
+
     pub(crate) async fn with<R>(
         &self,
         direction: Direction,

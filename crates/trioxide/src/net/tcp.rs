@@ -184,6 +184,62 @@ impl TcpStream {
         self.io.with(Direction::Write, |mut s| s.write(buf)).await
     }
 
+    /// Reads into an owned buffer (its whole capacity, from the start; the length becomes
+    /// the byte count) and gives the buffer back, as tokio-uring and monoio do. On
+    /// io_uring the kernel reads straight into `buf`; if this future is dropped before
+    /// the read completes, the buffer stays with the driver until the kernel is done with
+    /// it (no use-after-free) and is then freed. On epoll it is a readiness-based read.
+    ///
+    /// Cancel-safe in the sense that no byte is lost *if the read had not completed*;
+    /// bytes the kernel already placed in a dropped read's buffer are gone with it.
+    pub async fn read_owned(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        if let Some(ops) = self.io.uring_ops() {
+            return ops.recv(self.as_raw_fd(), buf).await;
+        }
+        let cap = buf.capacity().max(1);
+        buf.resize(cap, 0);
+        let result = self
+            .io
+            .with(Direction::Read, |mut s| s.read(&mut buf))
+            .await;
+        buf.truncate(*result.as_ref().unwrap_or(&0));
+        (result, buf)
+    }
+
+    /// Writes all of an owned buffer and gives it back (the owned-buffer counterpart of
+    /// `AsyncWriteExt::write_all`; on io_uring the kernel reads straight from `buf`).
+    pub async fn write_all_owned(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let Some(ops) = self.io.uring_ops() else {
+            let mut written = 0;
+            while written < buf.len() {
+                match self
+                    .io
+                    .with(Direction::Write, |mut s| s.write(&buf[written..]))
+                    .await
+                {
+                    Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                    Ok(n) => written += n,
+                    Err(e) => return (Err(e), buf),
+                }
+            }
+            return (Ok(()), buf);
+        };
+        let mut buf = buf;
+        let mut written = 0;
+        while written < buf.len() {
+            // The kernel writes from the start of the buffer: send the rest, then put it back.
+            let rest = buf.split_off(written);
+            let (res, rest) = ops.send(self.as_raw_fd(), rest).await;
+            buf.extend_from_slice(&rest);
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => written += n,
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
     fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_with(cx, Direction::Read, |mut s| s.read(buf))
     }
