@@ -27,6 +27,7 @@
 
 mod cancel;
 pub mod combine;
+pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;
