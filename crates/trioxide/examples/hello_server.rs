@@ -76,7 +76,12 @@ pub async fn run_server(listener: TcpListener, max_connections: Option<usize>) {
                     accepted += 1;
                     s.spawn_parallel(serve(conn));
                 }
-                Err(err) => eprintln!("accept failed: {err}"),
+                Err(err) => {
+                    // Out of file descriptors (EMFILE/ENFILE) or similar: back off instead
+                    // of spinning on a listener that stays readable.
+                    eprintln!("accept failed: {err}; retrying shortly");
+                    trioxide::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
     })
