@@ -1,15 +1,24 @@
 //! The owned-task list: every live task of a scheduler, so shutdown can cancel them all.
 //!
-//! A slab (vector of slots plus a free list) under one mutex; each task's header records
-//! its slot, so removal is O(1). The list holds one reference per task. Once closed, it
-//! refuses new tasks: a spawn racing shutdown is cancelled at once instead of leaking.
+//! Sharded slabs (vector of slots plus a free list) under one mutex each; a task lives in
+//! the shard its id selects, and its header records its slot, so bind and removal are
+//! O(1) and threads spawning or finishing different tasks rarely meet on a lock (tokio
+//! shards its owned list the same way). The list holds one reference per task. Once
+//! closed, it refuses new tasks: a spawn racing shutdown is cancelled at once instead of
+//! leaking.
 
 use super::Task;
 use crate::loom::sync::Mutex;
 
+/// Shards; a power of two (shrunk under loom).
+#[cfg(not(trioxide_loom))]
+const SHARDS: usize = 32;
+#[cfg(trioxide_loom)]
+const SHARDS: usize = 2;
+
 /// A scheduler's live tasks.
 pub(crate) struct OwnedTasks {
-    inner: Mutex<Slab>,
+    shards: Box<[Mutex<Slab>]>,
 }
 
 struct Slab {
@@ -21,19 +30,26 @@ struct Slab {
 
 impl OwnedTasks {
     pub(crate) fn new() -> Self {
-        OwnedTasks {
-            inner: Mutex::new(Slab {
-                slots: Vec::new(),
-                free: Vec::new(),
-                len: 0,
-                closed: false,
-            }),
-        }
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Slab {
+                    slots: Vec::new(),
+                    free: Vec::new(),
+                    len: 0,
+                    closed: false,
+                })
+            })
+            .collect();
+        OwnedTasks { shards }
+    }
+
+    fn shard(&self, task: &Task) -> &Mutex<Slab> {
+        &self.shards[(task.raw.id().as_u64() as usize) & (SHARDS - 1)]
     }
 
     /// Adds a task; gives it back if the list is closed (the caller shuts it down).
     pub(crate) fn bind(&self, task: Task) -> Result<(), Task> {
-        let mut slab = self.inner.lock().unwrap();
+        let mut slab = self.shard(&task).lock().unwrap();
         if slab.closed {
             return Err(task);
         }
@@ -52,7 +68,7 @@ impl OwnedTasks {
 
     /// Removes a finished task, returning the list's reference to it.
     pub(crate) fn remove(&self, task: &Task) -> Option<Task> {
-        let mut slab = self.inner.lock().unwrap();
+        let mut slab = self.shard(task).lock().unwrap();
         let index = task.raw.owned_index();
         let slot = slab.slots.get_mut(index)?;
         if slot.as_ref().is_none_or(|t| t.raw != task.raw) {
@@ -66,23 +82,24 @@ impl OwnedTasks {
 
     /// Closes the list and takes every task out of it.
     pub(crate) fn close_and_drain(&self) -> Vec<Task> {
-        let mut slab = self.inner.lock().unwrap();
-        slab.closed = true;
-        slab.len = 0;
-        slab.free.clear();
-        std::mem::take(&mut slab.slots)
-            .into_iter()
-            .flatten()
-            .collect()
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let mut slab = shard.lock().unwrap();
+            slab.closed = true;
+            slab.len = 0;
+            slab.free.clear();
+            all.extend(std::mem::take(&mut slab.slots).into_iter().flatten());
+        }
+        all
     }
 
     /// Whether `close_and_drain` was called.
     pub(crate) fn is_closed(&self) -> bool {
-        self.inner.lock().unwrap().closed
+        self.shards[0].lock().unwrap().closed
     }
 
     /// How many tasks are alive.
     pub(crate) fn len(&self) -> usize {
-        self.inner.lock().unwrap().len
+        self.shards.iter().map(|s| s.lock().unwrap().len).sum()
     }
 }

@@ -175,7 +175,11 @@ impl Shared {
         };
         // SAFETY: we are worker `index`'s own thread.
         unsafe { remote.queue.push_back(task, &self.inject) };
-        self.notify_parked();
+        // Only surplus work is worth waking a sleeper for: one queued task is what this
+        // worker runs next anyway.
+        if remote.queue.len() > 1 {
+            self.notify_parked();
+        }
     }
 
     fn push_remote(&self, task: Notified) {
