@@ -14,7 +14,15 @@ const ECHO_ROUNDS: usize = 200;
 const MSG: usize = 1024;
 
 fn trioxide_rt() -> trioxide::Runtime {
-    trioxide::Runtime::new().expect("trioxide runtime")
+    trioxide_rt_on(trioxide::runtime::Io::Epoll)
+}
+
+fn trioxide_rt_on(io: trioxide::runtime::Io) -> trioxide::Runtime {
+    trioxide::Runtime::builder()
+        .flavor(trioxide::runtime::Flavor::CurrentThread)
+        .io(io)
+        .build()
+        .expect("trioxide runtime")
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
@@ -135,8 +143,20 @@ pub fn benches() -> Vec<Bench> {
             }),
         },
         Bench {
+            name: "tcp_echo_uring_100x1KiB",
+            what: "the same echo on trioxide's io_uring backend (readiness via multishot poll)",
+            trioxide: Box::new(|| {
+                let rt = trioxide_rt_on(trioxide::runtime::Io::IoUring);
+                rt.block_on(trioxide_echo())
+            }),
+            tokio: Box::new(|| {
+                let rt = tokio_rt();
+                rt.block_on(tokio_echo())
+            }),
+        },
+        Bench {
             name: "tcp_echo_100x1KiB",
-            what: "100 loopback connections, 200 round trips of 1 KiB each",
+            what: "100 loopback connections, 200 round trips of 1 KiB each (epoll)",
             trioxide: Box::new(|| {
                 let rt = trioxide_rt();
                 rt.block_on(trioxide_echo())

@@ -92,9 +92,13 @@ fn main() {
          process (ratio = trioxide time / tokio time; lower is better). Absolute times on \
          shared machines are noise; the ratios are the result.\n\n\
          Command: `cargo xtask bench` (set `BENCH_RUNS` to change the run count).\n\n\
-         Machine: {machine}\n\nCurrentThread benchmarks compare with tokio's current_thread \
-         runtime; `ws_*` ones compare the WorkStealing flavor with tokio's multi_thread \
-         runtime, both with 2 workers.\n\n{table}"
+         Machine: {machine}\n\nThe first block compares trioxide's CurrentThread flavor (epoll, \
+         or io_uring where named) with tokio's current_thread runtime; `ws_*` compare \
+         the WorkStealing flavor (epoll) with tokio's multi_thread runtime, both with 2 \
+         workers; `scope_*` the same on trioxide's default backend (`Io::Auto`: io_uring \
+         here) against `JoinSet`; the `*_vs_*` rows compare \
+         trioxide-sync with the named peer, all on one tokio multi_thread runtime (2 \
+         workers), the `blocking_*` rows between plain threads.\n\n{table}"
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     if filter.is_empty() {

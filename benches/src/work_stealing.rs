@@ -16,6 +16,7 @@ fn trioxide_rt() -> trioxide::Runtime {
     trioxide::Runtime::builder()
         .flavor(trioxide::runtime::Flavor::WorkStealing)
         .worker_threads(WORKERS)
+        .io(trioxide::runtime::Io::Epoll)
         .build()
         .expect("trioxide runtime")
 }
