@@ -179,7 +179,34 @@ pub struct Scope<'env> {
     state: Arc<Mutex<State<'env>>>,
     shared: std::sync::Arc<Shared>,
     ready: std::sync::Arc<ReadyQueue>,
-    spawner: SpawnerSource,
+    spawner: std::sync::Arc<CachedSpawner>,
+}
+
+/// A spawner source resolved once per scope (a lazy lookup costs a handle clone and an
+/// allocation, too much to repeat for every parallel child).
+struct CachedSpawner {
+    source: SpawnerSource,
+    resolved: std::sync::OnceLock<Option<std::sync::Arc<dyn Spawn>>>,
+}
+
+impl CachedSpawner {
+    fn get(&self) -> Option<std::sync::Arc<dyn Spawn>> {
+        match &self.source {
+            SpawnerSource::Lazy(_) => {
+                // Only a successful lookup is cached: a scope built outside a runtime
+                // may still find one when it is first driven inside it.
+                if let Some(found) = self.resolved.get() {
+                    return found.clone();
+                }
+                let found = self.source.get();
+                if found.is_some() {
+                    let _ = self.resolved.set(found.clone());
+                }
+                found
+            }
+            other => other.get(),
+        }
+    }
 }
 
 /// Where a scope gets its spawner for `spawn_parallel` children.
@@ -419,7 +446,10 @@ where
             ready: ready.clone(),
         }),
         ready,
-        spawner: spawner.into(),
+        spawner: std::sync::Arc::new(CachedSpawner {
+            source: spawner.into(),
+            resolved: std::sync::OnceLock::new(),
+        }),
     };
     let body = Box::pin(body(scope.clone()));
     ScopeFuture {

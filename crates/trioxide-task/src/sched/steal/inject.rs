@@ -57,17 +57,23 @@ impl<T> Inject<T> {
         Some(item)
     }
 
-    /// Takes up to `max` items, passing each to `sink`.
+    /// Takes up to `max` items, passing each to `sink` — after the lock is released, so
+    /// the sink may push back into this queue (a local ring overflowing into it).
     pub(crate) fn pop_batch(&self, max: usize, mut sink: impl FnMut(T)) -> usize {
         if self.is_empty() || max == 0 {
             return 0;
         }
-        let mut inner = self.inner.lock().unwrap();
-        let n = max.min(inner.items.len());
-        for item in inner.items.drain(..n) {
+        let batch: Vec<T> = {
+            let mut inner = self.inner.lock().unwrap();
+            let n = max.min(inner.items.len());
+            let batch: Vec<T> = inner.items.drain(..n).collect();
+            self.len.fetch_sub(n, Ordering::SeqCst);
+            batch
+        };
+        let n = batch.len();
+        for item in batch {
             sink(item);
         }
-        self.len.fetch_sub(n, Ordering::SeqCst);
         n
     }
 
@@ -90,5 +96,23 @@ impl<T> Overflow<T> for Inject<T> {
         }
         self.len.fetch_add(items.len(), Ordering::SeqCst);
         inner.items.extend(items);
+    }
+}
+
+#[cfg(all(test, not(trioxide_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_batch_sink_may_push_back_into_the_queue() {
+        // A sink that overflows into the same injector must not deadlock (it did when
+        // the sink ran under the lock).
+        let inject = Inject::new();
+        for i in 0..10 {
+            inject.push(i).unwrap();
+        }
+        let n = inject.pop_batch(5, |v| inject.push_batch(vec![v + 100]));
+        assert_eq!(n, 5);
+        assert_eq!(inject.len(), 10);
     }
 }
