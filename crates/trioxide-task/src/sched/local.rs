@@ -308,7 +308,7 @@ impl LocalExecutor {
     fn run_one(&self) -> bool {
         match self.next_task() {
             Some(task) => {
-                task.run_hooked(self.shared.hooks.as_deref());
+                task.run();
                 true
             }
             None => false,

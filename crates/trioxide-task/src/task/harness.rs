@@ -76,6 +76,13 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let waker = ManuallyDrop::new(unsafe { waker::waker_ref(ptr) });
     let mut cx = Context::from_waker(&waker);
     let _current = super::CurrentTaskGuard::enter(ptr);
+    // Hooks see the poll from inside, while our reference still keeps the task (and
+    // whatever they keep about it) alive; without hooks no clock is read.
+    let hooks = cell.scheduler.hooks();
+    let started = hooks.map(|hooks| {
+        hooks.before_poll(cell.header.id);
+        std::time::Instant::now()
+    });
     let polled = catch_unwind(AssertUnwindSafe(|| {
         coop::with_budget(|| {
             cell.stage.with_mut(|stage| {
@@ -98,6 +105,9 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             })
         })
     }));
+    if let (Some(hooks), Some(started)) = (hooks, started) {
+        hooks.after_poll(cell.header.id, started.elapsed());
+    }
     match polled {
         Ok(Polled::Pending) => {
             let next = if is_cleaning(cell) {

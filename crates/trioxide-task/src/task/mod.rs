@@ -84,22 +84,6 @@ impl Notified {
         // SAFETY: we pass on our reference; schedulers call this on their own thread.
         unsafe { raw.poll() }
     }
-
-    /// `run`, announced to `hooks` and timed when there are any; without hooks it is
-    /// `run` and reads no clock.
-    #[inline]
-    pub(crate) fn run_hooked(self, hooks: Option<&dyn TaskHooks>) {
-        match hooks {
-            None => self.run(),
-            Some(hooks) => {
-                let id = self.0.id();
-                hooks.before_poll(id);
-                let start = std::time::Instant::now();
-                self.run();
-                hooks.after_poll(id, start.elapsed());
-            }
-        }
-    }
 }
 
 impl Notified {

@@ -340,11 +340,10 @@ impl Context {
             // The last searcher found work: wake another to keep looking.
             self.shared.notify_parked();
         }
-        let hooks = self.shared.hooks.as_deref();
-        task.run_hooked(hooks);
+        task.run();
         for _ in 0..MAX_LIFO_POLLS {
             match self.remote().take_lifo() {
-                Some(next) if coop::has_budget_remaining() => next.run_hooked(hooks),
+                Some(next) if coop::has_budget_remaining() => next.run(),
                 Some(next) => {
                     self.requeue(next);
                     return;
