@@ -78,11 +78,10 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let _current = super::CurrentTaskGuard::enter(ptr);
     // Hooks see the poll from inside, while our reference still keeps the task (and
     // whatever they keep about it) alive; without hooks no clock is read.
-    let hooks = cell.scheduler.hooks();
-    let started = hooks.map(|hooks| {
-        hooks.before_poll(cell.header.id);
-        std::time::Instant::now()
-    });
+    let started = cell
+        .scheduler
+        .hooks()
+        .map(|hooks| before_poll(hooks, cell.header.id));
     let polled = catch_unwind(AssertUnwindSafe(|| {
         coop::with_budget(|| {
             cell.stage.with_mut(|stage| {
@@ -105,8 +104,8 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             })
         })
     }));
-    if let (Some(hooks), Some(started)) = (hooks, started) {
-        hooks.after_poll(cell.header.id, started.elapsed());
+    if let Some(started) = started {
+        after_poll(cell.scheduler.hooks(), cell.header.id, started);
     }
     match polled {
         Ok(Polled::Pending) => {
@@ -158,6 +157,25 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             // SAFETY: as above.
             unsafe { complete::<F, S>(ptr, Err(JoinError::panicked(payload))) }
         }
+    }
+}
+
+/// Announces a poll to the hooks and starts its clock (out of line: the hot path only
+/// tests whether there are hooks).
+#[cold]
+#[inline(never)]
+fn before_poll(hooks: &dyn TaskHooks, id: super::TaskId) -> std::time::Instant {
+    hooks.before_poll(id);
+    std::time::Instant::now()
+}
+
+/// Reports the poll's duration to the hooks (the scheduler's, fetched again so the poll
+/// keeps only the start time on its stack).
+#[cold]
+#[inline(never)]
+fn after_poll(hooks: Option<&dyn TaskHooks>, id: super::TaskId, started: std::time::Instant) {
+    if let Some(hooks) = hooks {
+        hooks.after_poll(id, started.elapsed());
     }
 }
 
@@ -333,13 +351,19 @@ unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         let stage = unsafe { &*stage };
         debug_assert!(!matches!(stage, Stage::Running(_)), "freed a live future");
     });
-    // A panicking output destructor (or hook) must not unwind out of a waker drop.
-    let _ = catch_unwind(AssertUnwindSafe(move || {
-        if let Some(hooks) = cell.scheduler.hooks() {
-            hooks.on_release(cell.header.id);
-        }
-        drop(cell)
-    }));
+    if let Some(hooks) = cell.scheduler.hooks() {
+        on_release(hooks, cell.header.id);
+    }
+    // A panicking output destructor must not unwind out of a waker drop.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+}
+
+/// Tells the hooks the cell is being freed; a panicking hook must not unwind out of a
+/// waker drop either.
+#[cold]
+#[inline(never)]
+fn on_release(hooks: &dyn TaskHooks, id: super::TaskId) {
+    let _ = catch_unwind(AssertUnwindSafe(|| hooks.on_release(id)));
 }
 
 /// # Safety
