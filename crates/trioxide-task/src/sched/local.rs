@@ -119,7 +119,7 @@ impl Schedule for LocalScheduler {
     }
 
     fn hooks(&self) -> Option<&dyn TaskHooks> {
-        self.0.hooks.as_deref()
+        self.0.hooks.get()
     }
 }
 
@@ -199,13 +199,13 @@ impl LocalExecutor {
 
     /// An executor that waits for work through `park` (the facade passes its reactor).
     pub fn with_park(park: impl Park + 'static) -> Self {
-        Self::build(park, None)
+        Self::build(park, Hooks(None))
     }
 
     /// An executor that waits through `park` and calls `hooks` around its tasks: each
     /// spawn, each poll (timed), unread panics, shutdown (see [`TaskHooks`]).
     pub fn with_hooks(park: impl Park + 'static, hooks: std::sync::Arc<dyn TaskHooks>) -> Self {
-        Self::build(park, Some(hooks))
+        Self::build(park, Hooks(Some(hooks)))
     }
 
     fn build(park: impl Park + 'static, hooks: Hooks) -> Self {
@@ -406,7 +406,7 @@ impl LocalExecutor {
         let _enter = self.enter("drop");
         self.shared.remote.lock().unwrap().closed = true;
         let pending = self.shared.owned.close_and_drain();
-        if let Some(hooks) = &self.shared.hooks
+        if let Some(hooks) = self.shared.hooks.get()
             && !pending.is_empty()
         {
             let ids: Vec<_> = pending.iter().map(Task::id).collect();

@@ -53,5 +53,16 @@ pub trait TaskHooks: Send + Sync + 'static {
     }
 }
 
-/// The hooks a scheduler was built with.
-pub(crate) type Hooks = Option<std::sync::Arc<dyn TaskHooks>>;
+/// The hooks a scheduler was built with, on a cache line of their own: every spawn and
+/// poll reads them, and sharing a line with the scheduler's busy atomics would make
+/// those reads miss even when there are no hooks.
+#[repr(align(128))]
+pub(crate) struct Hooks(pub(crate) Option<std::sync::Arc<dyn TaskHooks>>);
+
+impl Hooks {
+    /// The hooks, if any.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&dyn TaskHooks> {
+        self.0.as_deref()
+    }
+}

@@ -110,7 +110,7 @@ impl WorkStealing {
             driver,
             config.on_thread_start.map(|h| h as ThreadHook),
             config.on_thread_stop.map(|h| h as ThreadHook),
-            config.hooks,
+            crate::task::hooks::Hooks(config.hooks),
         ));
         let mut threads = Vec::with_capacity(config.workers);
         for index in 0..config.workers {

@@ -204,7 +204,7 @@ impl Shared {
     fn close_owned(&self) {
         if !self.owned_closed.swap(true, Ordering::AcqRel) {
             let pending = self.owned.close_and_drain();
-            if let Some(hooks) = &self.hooks
+            if let Some(hooks) = self.hooks.get()
                 && !pending.is_empty()
             {
                 let ids: Vec<_> = pending.iter().map(Task::id).collect();
@@ -245,7 +245,7 @@ impl Schedule for StealScheduler {
     }
 
     fn hooks(&self) -> Option<&dyn TaskHooks> {
-        self.0.hooks.as_deref()
+        self.0.hooks.get()
     }
 }
 
