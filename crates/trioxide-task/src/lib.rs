@@ -38,7 +38,7 @@ pub use sched::local::{
     try_spawn_local,
 };
 pub use sched::steal::{StealSpawner, WorkStealing, WorkStealingConfig};
-pub use task::{CancelHandle, JoinError, JoinHandle, PanicPayload, TaskId};
+pub use task::{CancelHandle, JoinError, JoinHandle, PanicPayload, TaskHooks, TaskId};
 pub use yield_now::{YieldNow, yield_now};
 
 /// The README's example, compiled and run as a doc test.

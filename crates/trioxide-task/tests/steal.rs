@@ -274,6 +274,7 @@ fn thread_hooks_run_on_every_worker() {
             on_thread_stop: Some(Arc::new(move || {
                 s2.fetch_add(1, Ordering::SeqCst);
             })),
+            hooks: None,
         },
         Box::new(ThreadPark::new()),
     )

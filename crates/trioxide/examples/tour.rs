@@ -191,6 +191,28 @@ async fn wait_first_completed() {
     println!("({} task(s) pending were cancelled)", pending.len());
 }
 
+// 9. Debug mode: `asyncio.run(main(), debug=True)` with `logging.basicConfig(level=DEBUG)`.
+// The runtime is built with `.debug(true)` and a log sink that prints to stdout; a task
+// that blocks its thread inside async code (the mistake debug mode exists to catch) gets
+// a slow-poll line with its name and where it was spawned.
+fn debug_mode() {
+    let rt = Runtime::builder()
+        .flavor(Flavor::CurrentThread)
+        .debug(true)
+        .debug_log(|line| println!("{line}"))
+        .build()
+        .expect("runtime builds");
+    rt.block_on(async {
+        let blocking = trioxide::task::Builder::new()
+            .name("blocking_sleep")
+            .spawn(async {
+                // `time.sleep(0.15)` inside a coroutine: blocks the event loop.
+                std::thread::sleep(Duration::from_millis(150));
+            });
+        blocking.await.expect("the blocking task finished");
+    });
+}
+
 // 10. A pipeline: producer -> processor -> consumer over queues. `Queue::shutdown`
 // replaces the `None` sentinel: getters drain what is left, then see `QueueShutDown`.
 async fn producer(queue: Queue<u64>, data: std::ops::Range<u64>) {
@@ -297,7 +319,12 @@ fn main() {
 
         section(8, "wait(FIRST_COMPLETED), then cancel the rest");
         wait_first_completed().await;
+    });
 
+    section(9, "Debug mode: a slow (blocking) poll is reported");
+    debug_mode();
+
+    trioxide::run(async {
         section(10, "A producer -> processor -> consumer pipeline");
         pipeline().await;
     });

@@ -27,12 +27,14 @@
 
 mod cancel;
 pub mod combine;
+pub mod debug;
 pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;
 pub mod runtime;
 pub mod scope;
+pub mod task;
 pub mod time;
 
 pub use cancel::{CancelGuard, CancelScope, DEFAULT_CANCEL_GRACE, Shielded, on_cancel, shield};
@@ -45,8 +47,8 @@ pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope}
 pub use trioxide_sync as sync;
 pub use trioxide_task::cancel::{Cancelled, cancelled};
 pub use trioxide_task::{
-    CancelHandle, JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskId, YieldNow,
-    coop, yield_now,
+    CancelHandle, JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskHooks, TaskId,
+    YieldNow, coop, yield_now,
 };
 
 /// Runs an `async fn main` on a trioxide runtime, built from the attribute's options with
@@ -94,7 +96,9 @@ pub use trioxide_macros::main;
 #[doc(inline)]
 pub use trioxide_macros::test;
 
+use std::borrow::Cow;
 use std::future::Future;
+use std::panic::Location;
 
 /// Spawns a task on the current runtime (asyncio's `create_task`). It starts running at
 /// the runtime's next scheduling point; awaiting the handle gives its result.
@@ -108,7 +112,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send,
 {
-    runtime::with_current("trioxide::spawn", |handle| handle.spawn(future))
+    let at = Location::caller();
+    runtime::with_current("trioxide::spawn", |handle| {
+        handle.spawn_named(None, at, future)
+    })
 }
 
 /// Spawns a `!Send` task on the current thread.
@@ -125,7 +132,25 @@ pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
-    match trioxide_task::try_spawn_local(future) {
+    spawn_local_named(None, Location::caller(), future)
+}
+
+/// `spawn_local` with a name and location for debug mode.
+#[track_caller]
+pub(crate) fn spawn_local_named<F>(
+    name: Option<Cow<'static, str>>,
+    at: &'static Location<'static>,
+    future: F,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    let spawned = if runtime::current_is_debug() {
+        debug::with_spawn_meta(name, at, || trioxide_task::try_spawn_local(future))
+    } else {
+        trioxide_task::try_spawn_local(future)
+    };
+    match spawned {
         Ok(handle) => handle,
         Err(_) if Handle::try_current().is_ok() => panic!(
             "trioxide::spawn_local called on a work-stealing worker thread, where tasks move \

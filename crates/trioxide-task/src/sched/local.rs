@@ -17,8 +17,9 @@ use crate::coop;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::park::{Park, ThreadPark, Unpark};
+use crate::task::hooks::Hooks;
 use crate::task::list::OwnedTasks;
-use crate::task::{JoinHandle, Notified, Schedule, Task, new_task};
+use crate::task::{JoinHandle, Notified, Schedule, Task, TaskHooks, new_task};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -70,6 +71,7 @@ pub(crate) struct Shared {
     sleeping: AtomicBool,
     owned: OwnedTasks,
     unpark: std::sync::Arc<dyn Unpark>,
+    hooks: Hooks,
 }
 
 struct Remote {
@@ -114,6 +116,10 @@ impl Schedule for LocalScheduler {
 
     fn release(&self, task: &Task) -> Option<Task> {
         self.0.owned.remove(task)
+    }
+
+    fn hooks(&self) -> Option<&dyn TaskHooks> {
+        self.0.hooks.get()
     }
 }
 
@@ -193,6 +199,16 @@ impl LocalExecutor {
 
     /// An executor that waits for work through `park` (the facade passes its reactor).
     pub fn with_park(park: impl Park + 'static) -> Self {
+        Self::build(park, Hooks(None))
+    }
+
+    /// An executor that waits through `park` and calls `hooks` around its tasks: each
+    /// spawn, each poll (timed), unread panics, shutdown (see [`TaskHooks`]).
+    pub fn with_hooks(park: impl Park + 'static, hooks: std::sync::Arc<dyn TaskHooks>) -> Self {
+        Self::build(park, Hooks(Some(hooks)))
+    }
+
+    fn build(park: impl Park + 'static, hooks: Hooks) -> Self {
         let shared = Arc::new(Shared {
             remote: Mutex::new(Remote {
                 queue: VecDeque::new(),
@@ -202,6 +218,7 @@ impl LocalExecutor {
             sleeping: AtomicBool::new(false),
             owned: OwnedTasks::new(),
             unpark: park.unparker(),
+            hooks,
         });
         LocalExecutor {
             shared: shared.clone(),
@@ -388,7 +405,14 @@ impl LocalExecutor {
     fn shutdown(&mut self) {
         let _enter = self.enter("drop");
         self.shared.remote.lock().unwrap().closed = true;
-        for task in self.shared.owned.close_and_drain() {
+        let pending = self.shared.owned.close_and_drain();
+        if let Some(hooks) = self.shared.hooks.get()
+            && !pending.is_empty()
+        {
+            let ids: Vec<_> = pending.iter().map(Task::id).collect();
+            hooks.on_shutdown(&ids);
+        }
+        for task in pending {
             task.shutdown();
         }
         loop {

@@ -8,7 +8,7 @@
 
 use super::raw::{Cell, Header, RawTask, Stage, Vtable};
 use super::state::{ToIdle, ToNotified, ToRunning};
-use super::{JoinError, Notified, Schedule, Task, waker};
+use super::{JoinError, Notified, Schedule, Task, TaskHooks, waker};
 use crate::coop;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -76,6 +76,12 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let waker = ManuallyDrop::new(unsafe { waker::waker_ref(ptr) });
     let mut cx = Context::from_waker(&waker);
     let _current = super::CurrentTaskGuard::enter(ptr);
+    // Hooks see the poll from inside, while our reference still keeps the task (and
+    // whatever they keep about it) alive; without hooks no clock is read.
+    let started = cell
+        .scheduler
+        .hooks()
+        .map(|hooks| before_poll(hooks, cell.header.id));
     let polled = catch_unwind(AssertUnwindSafe(|| {
         coop::with_budget(|| {
             cell.stage.with_mut(|stage| {
@@ -98,6 +104,9 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             })
         })
     }));
+    if let Some(started) = started {
+        after_poll(cell.scheduler.hooks(), cell.header.id, started);
+    }
     match polled {
         Ok(Polled::Pending) => {
             let next = if is_cleaning(cell) {
@@ -148,6 +157,25 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             // SAFETY: as above.
             unsafe { complete::<F, S>(ptr, Err(JoinError::panicked(payload))) }
         }
+    }
+}
+
+/// Announces a poll to the hooks and starts its clock (out of line: the hot path only
+/// tests whether there are hooks).
+#[cold]
+#[inline(never)]
+fn before_poll(hooks: &dyn TaskHooks, id: super::TaskId) -> std::time::Instant {
+    hooks.before_poll(id);
+    std::time::Instant::now()
+}
+
+/// Reports the poll's duration to the hooks (the scheduler's, fetched again so the poll
+/// keeps only the start time on its stack).
+#[cold]
+#[inline(never)]
+fn after_poll(hooks: Option<&dyn TaskHooks>, id: super::TaskId, started: std::time::Instant) {
+    if let Some(hooks) = hooks {
+        hooks.after_poll(id, started.elapsed());
     }
 }
 
@@ -254,6 +282,9 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     let snapshot = cell.header.state.transition_to_complete();
     if !snapshot.is_join_interested() {
         // Nobody will read the output: drop it here, on the scheduler's thread.
+        if let Some(hooks) = cell.scheduler.hooks() {
+            report_unretrieved_panic(cell, hooks);
+        }
         let _ = drop_stage(cell);
     } else if snapshot.is_join_waker_set() {
         cell.join_waker.with(|slot| {
@@ -287,6 +318,17 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     }
 }
 
+/// Tells `hooks` if the finished output about to be dropped unread is a panic.
+/// The caller owns the stage (raw.rs rule 2).
+fn report_unretrieved_panic<F: Future, S>(cell: &Cell<F, S>, hooks: &dyn TaskHooks) {
+    cell.stage.with(|stage| {
+        // SAFETY: the caller owns the stage, so nobody writes it concurrently.
+        if let Stage::Finished(Err(JoinError::Panicked(payload))) = unsafe { &*stage } {
+            hooks.on_unretrieved_panic(cell.header.id, &payload.to_string());
+        }
+    });
+}
+
 /// # Safety
 /// The caller gives up one reference, which the `Notified` takes over.
 unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
@@ -300,7 +342,7 @@ unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 
 /// # Safety
 /// The reference count is zero.
-unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
+unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the cell was allocated by `RawTask::new` as a Box<Cell<F, S>>, and with no
     // references left nobody else can reach it.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
@@ -309,8 +351,19 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
         let stage = unsafe { &*stage };
         debug_assert!(!matches!(stage, Stage::Running(_)), "freed a live future");
     });
+    if let Some(hooks) = cell.scheduler.hooks() {
+        on_release(hooks, cell.header.id);
+    }
     // A panicking output destructor must not unwind out of a waker drop.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+}
+
+/// Tells the hooks the cell is being freed; a panicking hook must not unwind out of a
+/// waker drop either.
+#[cold]
+#[inline(never)]
+fn on_release(hooks: &dyn TaskHooks, id: super::TaskId) {
+    let _ = catch_unwind(AssertUnwindSafe(|| hooks.on_release(id)));
 }
 
 /// # Safety
@@ -368,12 +421,15 @@ fn join_can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool 
 
 /// # Safety
 /// Called once by the join handle's drop; consumes its reference.
-unsafe fn drop_join_handle<F: Future, S>(ptr: NonNull<Header>) {
+unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the handle's reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     let before = cell.header.state.drop_join_interest();
     if before.is_complete() {
         // The output is ours to drop (rule 2), here on the handle's thread.
+        if let Some(hooks) = cell.scheduler.hooks() {
+            report_unretrieved_panic(cell, hooks);
+        }
         let _ = drop_stage(cell);
     }
     if !before.is_complete() || !before.is_join_waker_set() {

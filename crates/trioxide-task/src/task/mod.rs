@@ -6,10 +6,12 @@
 //!   the safety protocol every other file follows);
 //! - `harness`: the monomorphised poll / cancel / complete / join operations;
 //! - `waker`: the allocation-free `RawWakerVTable`;
-//! - `join`: `JoinHandle`; `error`: `JoinError`; `list`: a scheduler's owned tasks.
+//! - `join`: `JoinHandle`; `error`: `JoinError`; `list`: a scheduler's owned tasks;
+//! - `hooks`: the optional [`TaskHooks`] a scheduler calls around its tasks (debug mode).
 
 mod error;
 mod harness;
+pub(crate) mod hooks;
 mod id;
 mod join;
 pub(crate) mod list;
@@ -18,6 +20,7 @@ pub(crate) mod state;
 mod waker;
 
 pub use error::{JoinError, PanicPayload};
+pub use hooks::TaskHooks;
 pub use id::TaskId;
 pub use join::{CancelHandle, JoinHandle};
 
@@ -35,6 +38,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     }
     /// The task finished: remove it from the owned list, returning the list's reference.
     fn release(&self, task: &Task) -> Option<Task>;
+    /// The scheduler's hooks, if it was built with any.
+    fn hooks(&self) -> Option<&dyn TaskHooks> {
+        None
+    }
 }
 
 /// One reference to a task, as held by a scheduler's owned list.
@@ -53,6 +60,11 @@ unsafe impl Send for Task {}
 unsafe impl Send for Notified {}
 
 impl Task {
+    /// The task's identifier.
+    pub(crate) fn id(&self) -> TaskId {
+        self.raw.id()
+    }
+
     /// Cancels the task on its scheduler's thread, consuming this (the owned list's)
     /// reference: an idle task's future is dropped now, a running one at its next poll
     /// boundary.
@@ -157,6 +169,10 @@ where
     F: Future + 'static,
     S: Schedule,
 {
-    let raw = RawTask::new(future, scheduler, TaskId::next());
+    let id = TaskId::next();
+    if let Some(hooks) = scheduler.hooks() {
+        hooks.on_spawn(id);
+    }
+    let raw = RawTask::new(future, scheduler, id);
     (Task { raw }, Notified(Task { raw }), JoinHandle::new(raw))
 }

@@ -3,6 +3,7 @@
 
 use super::Runtime;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How tasks are scheduled.
@@ -94,6 +95,8 @@ pub struct Builder {
     pub(crate) thread_name: String,
     pub(crate) cancel_grace: Duration,
     pub(crate) pin_threads: bool,
+    pub(crate) slow_poll_threshold: Duration,
+    pub(crate) debug_log: Option<crate::debug::LogSink>,
 }
 
 impl Default for Builder {
@@ -118,6 +121,8 @@ impl Builder {
             thread_name: "trioxide".into(),
             cancel_grace: crate::cancel::DEFAULT_CANCEL_GRACE,
             pin_threads: false,
+            slow_poll_threshold: crate::debug::DEFAULT_SLOW_POLL_THRESHOLD,
+            debug_log: None,
         }
     }
 
@@ -143,6 +148,20 @@ impl Builder {
     /// Turns debug mode on or off (asyncio's `debug=True`); overrides `TRIOXIDE_DEBUG`.
     pub fn debug(&mut self, on: bool) -> &mut Self {
         self.debug = on;
+        self
+    }
+
+    /// In debug mode, polls that take at least this long are reported (default 100 ms,
+    /// [`DEFAULT_SLOW_POLL_THRESHOLD`](crate::debug::DEFAULT_SLOW_POLL_THRESHOLD)).
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.slow_poll_threshold = threshold;
+        self
+    }
+
+    /// Where debug mode writes its lines (one call per line, without a newline); the
+    /// default writes them to stderr. See [`crate::debug`].
+    pub fn debug_log(&mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> &mut Self {
+        self.debug_log = Some(crate::debug::LogSink(Arc::new(sink)));
         self
     }
 

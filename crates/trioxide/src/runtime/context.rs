@@ -3,9 +3,11 @@
 //! it and code outside gets a clear error.
 
 use super::builder::{Flavor, IoBackend};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 use trioxide_reactor::Reactor;
 use trioxide_reactor::timers::Timers;
@@ -89,7 +91,34 @@ impl Handle {
     }
 
     /// Spawns a task on this runtime, from any thread.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        self.spawn_named(None, Location::caller(), future)
+    }
+
+    /// `spawn`, recording `name` and `at` when debug mode is on.
+    pub(crate) fn spawn_named<F>(
+        &self,
+        name: Option<Cow<'static, str>>,
+        at: &'static Location<'static>,
+        future: F,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        if self.shared.debug {
+            crate::debug::with_spawn_meta(name, at, || self.spawn_inner(future))
+        } else {
+            self.spawn_inner(future)
+        }
+    }
+
+    fn spawn_inner<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send,
@@ -110,6 +139,7 @@ impl Handle {
     }
 
     /// Spawns a task on core `core` of a thread-per-core runtime.
+    #[track_caller]
     pub fn spawn_on<F>(&self, core: usize, future: F) -> Result<JoinHandle<F::Output>, SpawnOnError>
     where
         F: Future + Send + 'static,
@@ -124,7 +154,14 @@ impl Handle {
             core,
             cores: cores.len(),
         })?;
-        Ok(spawner.spawn(future))
+        if self.shared.debug {
+            let at = Location::caller();
+            Ok(crate::debug::with_spawn_meta(None, at, || {
+                spawner.spawn(future)
+            }))
+        } else {
+            Ok(spawner.spawn(future))
+        }
     }
 
     /// Number of cores of a thread-per-core runtime (`None` for other flavors).
@@ -203,6 +240,11 @@ pub(crate) fn enter_runtime(handle: &Handle) -> ContextGuard {
         );
     }
     ContextGuard { prev: None }
+}
+
+/// Whether this thread is inside a runtime with debug mode on (no reference counting).
+pub(crate) fn current_is_debug() -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|h| h.shared.debug))
 }
 
 /// Runs `f` with the current handle, or panics with `what` and the usual advice.

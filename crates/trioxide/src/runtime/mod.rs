@@ -14,8 +14,8 @@ mod park;
 mod per_core;
 
 pub use builder::{BuildError, Builder, Flavor, IO_ENV, Io, IoBackend};
-pub(crate) use context::with_current;
 pub use context::{Handle, NoRuntime, SpawnOnError};
+pub(crate) use context::{current_is_debug, with_current};
 
 use context::SpawnTarget;
 use std::future::Future;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trioxide_reactor::timers::Timers;
 use trioxide_task::{
-    BlockingConfig, BlockingPool, JoinHandle, LocalExecutor, ThreadPark, WorkStealing,
+    BlockingConfig, BlockingPool, JoinHandle, LocalExecutor, TaskHooks, ThreadPark, WorkStealing,
     WorkStealingConfig,
 };
 
@@ -79,6 +79,16 @@ impl Runtime {
             keep_alive: builder.thread_keep_alive,
             thread_name: format!("{}-blocking", builder.thread_name),
         });
+        let hooks = builder.debug.then(|| {
+            let sink = builder
+                .debug_log
+                .clone()
+                .unwrap_or_else(crate::debug::LogSink::stderr);
+            Arc::new(crate::debug::DebugHooks::new(
+                builder.slow_poll_threshold,
+                sink,
+            ))
+        });
         let handle = Handle {
             shared: Arc::new(context::Shared {
                 spawn: std::sync::OnceLock::new(),
@@ -95,7 +105,7 @@ impl Runtime {
         let mut cores = None;
         let (local, pool, target) = match flavor {
             Flavor::CurrentThread => {
-                let local = LocalExecutor::with_park(driver);
+                let local = local_executor(driver, &hooks);
                 let target = SpawnTarget::Local(local.spawner());
                 (local, None, target)
             }
@@ -109,6 +119,7 @@ impl Runtime {
                     thread_name: builder.thread_name.clone(),
                     on_thread_start: Some(Arc::new(move || context::enter_worker_thread(&weak))),
                     on_thread_stop: Some(Arc::new(context::leave_worker_thread)),
+                    hooks: hooks.clone().map(|h| h as Arc<dyn TaskHooks>),
                 };
                 let pool = WorkStealing::new(config, Box::new(driver)).map_err(|source| {
                     BuildError::Io {
@@ -118,21 +129,21 @@ impl Runtime {
                 })?;
                 let target = SpawnTarget::Steal(pool.spawner());
                 (
-                    LocalExecutor::with_park(ThreadPark::new()),
+                    local_executor(ThreadPark::new(), &hooks),
                     Some(pool),
                     target,
                 )
             }
             Flavor::ThreadPerCore => {
                 let n = builder.worker_threads.unwrap_or_else(default_workers);
-                let started = per_core::start(builder, n, backend, &blocking)?;
+                let started = per_core::start(builder, n, backend, &blocking, &hooks)?;
                 let target = SpawnTarget::RoundRobin(
                     started.spawners.clone(),
                     std::sync::atomic::AtomicUsize::new(0),
                 );
                 cores = Some(started);
                 // The calling thread drives its own reactor for the root future.
-                (LocalExecutor::with_park(driver), None, target)
+                (local_executor(driver, &hooks), None, target)
             }
         };
         if handle.shared.spawn.set(target).is_err() {
@@ -164,6 +175,7 @@ impl Runtime {
     }
 
     /// Spawns a task on the runtime.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -242,6 +254,17 @@ impl Runtime {
         in_time &= self.blocking.shutdown(left());
         self.handle.reactor().shutdown();
         in_time
+    }
+}
+
+/// A `LocalExecutor` over `park`, with debug mode's hooks when they are on.
+pub(crate) fn local_executor(
+    park: impl trioxide_task::Park + 'static,
+    hooks: &Option<Arc<crate::debug::DebugHooks>>,
+) -> LocalExecutor {
+    match hooks {
+        Some(hooks) => LocalExecutor::with_hooks(park, hooks.clone()),
+        None => LocalExecutor::with_park(park),
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use trioxide_reactor::timers::Timers;
 use trioxide_sync::oneshot;
-use trioxide_task::{BlockingPool, LocalExecutor, Spawner};
+use trioxide_task::{BlockingPool, Spawner};
 
 /// The running cores of a thread-per-core runtime.
 pub(crate) struct Cores {
@@ -38,6 +38,7 @@ pub(crate) fn start(
     n: usize,
     backend: IoBackend,
     blocking: &BlockingPool,
+    hooks: &Option<Arc<crate::debug::DebugHooks>>,
 ) -> Result<Cores, BuildError> {
     let mut threads = Vec::with_capacity(n);
     let mut spawners = Vec::with_capacity(n);
@@ -47,6 +48,7 @@ pub(crate) fn start(
         let (list_tx, list_rx) = mpsc::channel::<Arc<[Spawner]>>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let blocking = blocking.clone();
+        let hooks = hooks.clone();
         let (debug, grace, pin) = (builder.debug, builder.cancel_grace, builder.pin_threads);
         let spawned = std::thread::Builder::new()
             .name(format!("{}-core-{index}", builder.thread_name))
@@ -62,10 +64,11 @@ pub(crate) fn start(
                     }
                 };
                 let timers = Timers::new();
-                let executor = LocalExecutor::with_park(ReactorPark {
+                let park = ReactorPark {
                     reactor: reactor.clone(),
                     timers: timers.clone(),
-                });
+                };
+                let executor = super::local_executor(park, &hooks);
                 if ready_tx.send(Ok(executor.spawner())).is_err() {
                     return;
                 }

@@ -33,6 +33,9 @@ pub struct WorkStealingConfig {
     pub on_thread_start: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
     /// Called on each worker thread after it stopped running tasks.
     pub on_thread_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    /// Called around the pool's tasks: spawns, timed polls, unread panics, shutdown (see
+    /// [`TaskHooks`](crate::TaskHooks)). `None` (the default) costs nothing.
+    pub hooks: Option<std::sync::Arc<dyn crate::TaskHooks>>,
 }
 
 impl Default for WorkStealingConfig {
@@ -44,6 +47,7 @@ impl Default for WorkStealingConfig {
             thread_name: "trioxide-worker".into(),
             on_thread_start: None,
             on_thread_stop: None,
+            hooks: None,
         }
     }
 }
@@ -106,6 +110,7 @@ impl WorkStealing {
             driver,
             config.on_thread_start.map(|h| h as ThreadHook),
             config.on_thread_stop.map(|h| h as ThreadHook),
+            crate::task::hooks::Hooks(config.hooks),
         ));
         let mut threads = Vec::with_capacity(config.workers);
         for index in 0..config.workers {

@@ -20,9 +20,10 @@ use crate::coop;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use crate::sched::local::EVENT_INTERVAL;
+use crate::task::hooks::Hooks;
 use crate::task::list::OwnedTasks;
 use crate::task::raw::Header;
-use crate::task::{Notified, Schedule, Task};
+use crate::task::{Notified, Schedule, Task, TaskHooks};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
@@ -46,6 +47,7 @@ pub(crate) struct Shared {
     pub(crate) steals: AtomicU64,
     pub(crate) on_thread_start: Option<ThreadHook>,
     pub(crate) on_thread_stop: Option<ThreadHook>,
+    pub(crate) hooks: Hooks,
 }
 
 /// The part of a worker other threads touch.
@@ -123,6 +125,7 @@ impl Shared {
         driver: Arc<SharedDriver>,
         on_thread_start: Option<ThreadHook>,
         on_thread_stop: Option<ThreadHook>,
+        hooks: Hooks,
     ) -> Self {
         let n = workers.len();
         Shared {
@@ -136,6 +139,7 @@ impl Shared {
             steals: AtomicU64::new(0),
             on_thread_start,
             on_thread_stop,
+            hooks,
         }
     }
 
@@ -203,7 +207,14 @@ impl Shared {
     /// Cancels every task (once), dropping idle futures on the calling worker.
     fn close_owned(&self) {
         if !self.owned_closed.swap(true, Ordering::AcqRel) {
-            for task in self.owned.close_and_drain() {
+            let pending = self.owned.close_and_drain();
+            if let Some(hooks) = self.hooks.get()
+                && !pending.is_empty()
+            {
+                let ids: Vec<_> = pending.iter().map(Task::id).collect();
+                hooks.on_shutdown(&ids);
+            }
+            for task in pending {
                 task.shutdown();
             }
         }
@@ -235,6 +246,10 @@ impl Schedule for StealScheduler {
 
     fn release(&self, task: &Task) -> Option<Task> {
         self.0.owned.remove(task)
+    }
+
+    fn hooks(&self) -> Option<&dyn TaskHooks> {
+        self.0.hooks.get()
     }
 }
 
