@@ -6,34 +6,10 @@ use std::future::{Future, pending, ready};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use trioxide::runtime::Flavor;
 use trioxide::time::sleep;
 
-/// Runs the async body on a fresh runtime of each flavor.
-macro_rules! both_flavors {
-    ($(async fn $name:ident() $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn body() $body
-            #[test]
-            fn current_thread() {
-                run_on(Flavor::CurrentThread, body());
-            }
-            #[test]
-            fn work_stealing() {
-                run_on(Flavor::WorkStealing, body());
-            }
-        }
-    )*};
-}
-
-fn run_on<F: Future>(flavor: Flavor, future: F) -> F::Output {
-    trioxide::Runtime::builder()
-        .flavor(flavor)
-        .build()
-        .expect("runtime builds")
-        .block_on(future)
-}
+#[macro_use]
+mod support;
 
 /// Sets its flag when dropped.
 struct DropFlag(Arc<AtomicBool>);

@@ -3,39 +3,15 @@
 //! driven by channels, not sleeps, except in the seed-shaped test, whose sleeps are the
 //! tasks' "work" and whose checks do not depend on timing. Every test runs on both flavors.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
-use trioxide::runtime::Flavor;
 use trioxide::sync::oneshot;
 use trioxide::time::sleep;
 use trioxide::{JoinError, JoinHandle, Wait};
 
-/// Runs the async body on a fresh runtime of each flavor.
-macro_rules! both_flavors {
-    ($(async fn $name:ident() $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn body() $body
-            #[test]
-            fn current_thread() {
-                run_on(Flavor::CurrentThread, body());
-            }
-            #[test]
-            fn work_stealing() {
-                run_on(Flavor::WorkStealing, body());
-            }
-        }
-    )*};
-}
-
-fn run_on<F: Future>(flavor: Flavor, future: F) -> F::Output {
-    trioxide::Runtime::builder()
-        .flavor(flavor)
-        .build()
-        .expect("runtime builds")
-        .block_on(future)
-}
+#[macro_use]
+mod support;
 
 /// `n` tasks, task `i` returning `i` once its sender is used (a dropped sender makes it
 /// panic).
