@@ -11,6 +11,7 @@ mod loom;
 mod miri;
 mod release;
 mod shell;
+mod stress;
 #[cfg(test)]
 mod tidy;
 
@@ -30,14 +31,16 @@ fn main() -> ExitCode {
         "release" => release::run(rest),
         "changelog-check" => changelog::check(rest),
         "semver" => changelog::semver(rest),
+        "stress" => stress::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench | loom | miri | release | changelog-check | semver>\n\
+                "usage: cargo xtask <ci | bench | loom | miri | stress | release | changelog-check | semver>\n\
                  \n  ci     fmt, clippy -D warnings, tests (nextest if installed), doc tests\
                  \n  bench  trioxide vs tokio benchmarks; writes docs/BENCHMARKS.md\
                  \n  loom   loom model checks of the task core (LOOM_MAX_PREEMPTIONS=3)\
                  \n  miri   the task core's unit tests under Miri (nightly)\
                  \n  release <patch|minor|major|X.Y.Z> [--dry-run] [--execute]\
+                 \n  stress [scale]  the stress suite at scale x the ci sizes (default 10)\
                  \n  changelog-check  every change since the last tag touched CHANGELOG.md\
                  \n  semver  cargo semver-checks against the last tag (if installed)"
             );

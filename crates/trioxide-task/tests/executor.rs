@@ -295,3 +295,58 @@ fn join_handle_wakes_the_latest_waker_only() {
     ex.run_until_stalled();
     assert!(matches!(h.as_mut().poll(&mut cx), Poll::Ready(Ok(5))));
 }
+
+/// A future whose destructor follows a pointer into its own (pinned) state.
+struct SelfReferential {
+    value: u64,
+    ptr: *const u64,
+    _pin: std::marker::PhantomPinned,
+}
+
+impl Future for SelfReferential {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> Poll<()> {
+        // SAFETY: we only write a field, never move out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.ptr = &this.value;
+        Poll::Pending
+    }
+}
+
+impl Drop for SelfReferential {
+    fn drop(&mut self) {
+        if !self.ptr.is_null() {
+            // Valid only if the future was not moved after its first poll (Pin's promise).
+            assert!(
+                std::ptr::eq(self.ptr, &self.value),
+                "a pinned future was moved before drop"
+            );
+        }
+    }
+}
+
+#[test]
+fn pinned_futures_are_dropped_in_place_on_cancel_and_shutdown() {
+    let ex = LocalExecutor::new();
+    let cancelled = ex.spawn_local(SelfReferential {
+        value: 1,
+        ptr: std::ptr::null(),
+        _pin: std::marker::PhantomPinned,
+    });
+    let at_shutdown = ex.spawn_local(SelfReferential {
+        value: 2,
+        ptr: std::ptr::null(),
+        _pin: std::marker::PhantomPinned,
+    });
+    ex.run_until_stalled();
+    cancelled.cancel();
+    ex.run_until_stalled();
+    assert!(cancelled.is_finished());
+    let err = ex.block_on(cancelled).unwrap_err();
+    assert!(
+        err.is_cancelled(),
+        "the destructor's assertion did not fire: {err:?}"
+    );
+    drop(ex);
+    assert!(at_shutdown.is_finished());
+}

@@ -192,24 +192,20 @@ fn is_cleaning<F: Future, S>(cell: &Cell<F, S>) -> bool {
 /// destructor panicked); with some, installs them as the stage and returns `None` — the
 /// caller then polls or schedules the task to run them.
 fn begin_cancel<F: Future, S>(cell: &Cell<F, S>) -> Option<Result<F::Output, JoinError>> {
-    let old = cell.stage.with_mut(|stage| {
-        // SAFETY: the caller holds RUNNING (raw.rs rule 2).
-        std::mem::replace(unsafe { &mut *stage }, Stage::Consumed)
-    });
-    let dropped = catch_unwind(AssertUnwindSafe(move || {
-        crate::cancel::drop_collecting_cleanups(old)
-    }));
-    match dropped {
-        Err(payload) => Some(Err(JoinError::panicked(payload))),
-        Ok(cleanups) if cleanups.is_empty() => Some(Err(JoinError::Cancelled)),
-        Ok(cleanups) => {
-            cell.stage.with_mut(|stage| {
-                // SAFETY: as above; the stage is Consumed, nothing to drop.
-                unsafe { stage.write(Stage::Cleanup(crate::cancel::join_cleanups(cleanups))) }
-            });
-            None
-        }
+    let mut panicked = None;
+    let cleanups = crate::cancel::collect_cleanups(|| panicked = drop_stage(cell));
+    if let Some(err) = panicked {
+        drop(cleanups); // a destructor panicked: report that, like a plain drop would
+        return Some(Err(err));
     }
+    if cleanups.is_empty() {
+        return Some(Err(JoinError::Cancelled));
+    }
+    cell.stage.with_mut(|stage| {
+        // SAFETY: the caller holds RUNNING; the stage is Consumed, nothing to drop.
+        unsafe { stage.write(Stage::Cleanup(crate::cancel::join_cleanups(cleanups))) }
+    });
+    None
 }
 
 /// Puts a task whose cleanups were just installed back on its scheduler's queue.
@@ -237,14 +233,23 @@ unsafe fn reschedule_cleaning<F: Future + 'static, S: Schedule>(ptr: NonNull<Hea
 
 /// Drops whatever the stage holds (future or output), catching a panicking destructor.
 /// The caller must own the stage.
+///
+/// The stage is dropped *in place*: the future is pinned in the cell, and a
+/// self-referential future's destructor may follow pointers into its own memory, so it
+/// must never be moved out first. It is then marked `Consumed`, also if a destructor
+/// panicked.
 fn drop_stage<F: Future, S>(cell: &Cell<F, S>) -> Option<JoinError> {
-    let old = cell.stage.with_mut(|stage| {
-        // SAFETY: the caller owns the stage (raw.rs rule 2).
-        std::mem::replace(unsafe { &mut *stage }, Stage::Consumed)
-    });
-    catch_unwind(AssertUnwindSafe(move || drop(old)))
-        .err()
-        .map(JoinError::panicked)
+    cell.stage.with_mut(|stage| {
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the caller owns the stage (raw.rs rule 2) and it holds a live value;
+            // it is rewritten below before anyone can read it again.
+            unsafe { std::ptr::drop_in_place(stage) };
+        }));
+        // SAFETY: the old value was dropped (fully, or as far as a panicking destructor
+        // got, which Rust's drop glue finishes while unwinding); write without dropping.
+        unsafe { stage.write(Stage::Consumed) };
+        dropped.err().map(JoinError::panicked)
+    })
 }
 
 /// Shutdown's hard cancel: drops the future (or a cleanup in progress) and completes the
