@@ -30,6 +30,11 @@ pub fn run_steps() -> Result<(), String> {
     }
     run_cmd(cargo(&["test", "--workspace", "--doc"]))?;
     crate::loom::run_with_bound(2)?;
+    if crate::miri::available() {
+        crate::miri::run_bounded()?;
+    } else {
+        eprintln!("Miri is not installed here (nightly + miri component): skipping the Miri step");
+    }
     Ok(())
 }
 
