@@ -213,7 +213,7 @@ impl CancelScope {
 
     /// A scope cancelled `timeout` from now.
     pub fn with_timeout(timeout: Duration) -> Self {
-        Self::with_deadline(Instant::now() + timeout)
+        Self::with_deadline(Instant::now().saturating_add(timeout))
     }
 
     /// Cancels the work running in the scope (now, or as soon as it starts).

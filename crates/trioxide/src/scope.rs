@@ -73,7 +73,7 @@ pub struct TimedOut;
 
 /// Runs `future` for at most `duration`; `None` (the future cancelled) if time ran out.
 pub async fn move_on_after<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
-    move_on_at(Instant::now() + duration, future).await
+    move_on_at(Instant::now().saturating_add(duration), future).await
 }
 
 /// Runs `future` until `deadline` at most; `None` if the deadline passed first.
@@ -84,7 +84,7 @@ pub async fn move_on_at<F: Future>(deadline: Instant, future: F) -> Option<F::Ou
 /// Runs `future` for at most `duration`; `Err(TimedOut)` (the future cancelled) if time
 /// ran out.
 pub async fn fail_after<F: Future>(duration: Duration, future: F) -> Result<F::Output, TimedOut> {
-    fail_at(Instant::now() + duration, future).await
+    fail_at(Instant::now().saturating_add(duration), future).await
 }
 
 /// Runs `future` until `deadline` at most; `Err(TimedOut)` if the deadline passed first.
