@@ -23,13 +23,17 @@ fn nightly_cargo(args: &[&str]) -> Command {
     cmd
 }
 
-/// Whether `cargo +nightly miri` is available.
+/// Whether `cargo +nightly miri` is available and its sysroot can be set up (a machine
+/// with Miri but without `rust-src` cannot run it: that is a skip, not a failure).
 pub fn available() -> bool {
-    nightly_cargo(&["miri", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    let quiet = |args: &[&str]| {
+        nightly_cargo(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    quiet(&["miri", "--version"]) && quiet(&["miri", "setup"])
 }
 
 /// The bounded Miri set: the task core's unit tests and executor tests, and the
