@@ -79,6 +79,17 @@ impl Snapshot {
     fn soft_cancel_due(self) -> bool {
         self.is_cancelled() && self.is_watching()
     }
+    /// Clears `RUNNING` after a `Pending` poll; a task woken during the poll is to be
+    /// rescheduled, with a new reference for its `Notified`.
+    fn leave_running(&mut self) -> ToIdle {
+        self.unset(RUNNING);
+        if self.is_notified() {
+            self.ref_inc();
+            ToIdle::Reschedule
+        } else {
+            ToIdle::Idle
+        }
+    }
     /// Turns a pending soft cancellation into a delivery.
     fn deliver(&mut self) {
         self.unset(CANCELLED | WATCHING);
@@ -219,13 +230,8 @@ impl State {
             } else if s.is_cancelled() {
                 return (ToIdle::Cancel, None);
             }
-            s.unset(RUNNING);
-            if s.is_notified() {
-                s.ref_inc();
-                (ToIdle::Reschedule, Some(s))
-            } else {
-                (ToIdle::Idle, Some(s))
-            }
+            let action = s.leave_running();
+            (action, Some(s))
         })
     }
 
@@ -234,13 +240,8 @@ impl State {
     pub(crate) fn transition_to_idle_while_cleaning(&self) -> ToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_running() && s.is_cancelled(), "{s:?}");
-            s.unset(RUNNING);
-            if s.is_notified() {
-                s.ref_inc();
-                (ToIdle::Reschedule, Some(s))
-            } else {
-                (ToIdle::Idle, Some(s))
-            }
+            let action = s.leave_running();
+            (action, Some(s))
         })
     }
 
