@@ -1,13 +1,21 @@
 //! The benchmark harness: trioxide vs tokio, same process, same machine, alternating
 //! runs, medians and the trioxide/tokio ratio (lower is better). Writes the table to
 //! `docs/BENCHMARKS.md`. Run with `cargo xtask bench [name-filter]`.
+//!
+//! After the timed runs, one untimed run of each side measures its peak heap growth.
+//! `BENCH_SIDE=trioxide` (or `tokio`) runs only that side (no table, no peak run), for
+//! profilers and `perf stat`.
 
 mod current_thread;
+mod peak;
 mod scope;
 mod sync;
 mod work_stealing;
 
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOC: peak::Counting = peak::Counting;
 
 /// One benchmark: a name, what it measures, and one run of each side.
 pub struct Bench {
@@ -57,6 +65,16 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;
         }
+        if let Ok(side) = std::env::var("BENCH_SIDE") {
+            let f = if side == "tokio" {
+                &mut bench.tokio
+            } else {
+                &mut bench.trioxide
+            };
+            let times: Vec<_> = (0..runs).map(|_| f()).collect();
+            eprintln!("{:<28} {side} {:>10}", bench.name, fmt(median(times)));
+            continue;
+        }
         // Warm up both sides once, then alternate so drift hits both equally.
         (bench.trioxide)();
         (bench.tokio)();
@@ -67,30 +85,42 @@ fn main() {
         }
         let (a, b) = (median(ours), median(theirs));
         let ratio = a.as_secs_f64() / b.as_secs_f64();
+        let peak_ours = peak::measure(|| {
+            (bench.trioxide)();
+        });
+        let peak_theirs = peak::measure(|| {
+            (bench.tokio)();
+        });
         eprintln!(
-            "{:<28} trioxide {:>10}  tokio {:>10}  ratio {ratio:.2}",
+            "{:<28} trioxide {:>10}  tokio {:>10}  ratio {ratio:.2}  peak heap {} vs {}",
             bench.name,
             fmt(a),
-            fmt(b)
+            fmt(b),
+            peak::fmt_bytes(peak_ours),
+            peak::fmt_bytes(peak_theirs),
         );
         rows.push(format!(
-            "| {} | {} | {} | {} | {ratio:.2} |",
+            "| {} | {} | {} | {} | {ratio:.2} | {} | {} |",
             bench.name,
             bench.what,
             fmt(a),
-            fmt(b)
+            fmt(b),
+            peak::fmt_bytes(peak_ours),
+            peak::fmt_bytes(peak_theirs),
         ));
     }
     let machine = machine_description();
     let table = format!(
-        "| benchmark | what | trioxide | tokio | ratio |\n|---|---|---|---|---|\n{}\n",
+        "| benchmark | what | trioxide | tokio | ratio | peak heap trioxide | peak heap tokio |\n|---|---|---|---|---|---|---|\n{}\n",
         rows.join("\n")
     );
     println!("{table}");
     let doc = format!(
         "# Benchmarks\n\nMedians of {runs} alternating runs, trioxide vs tokio in the same \
          process (ratio = trioxide time / tokio time; lower is better). Absolute times on \
-         shared machines are noise; the ratios are the result.\n\n\
+         shared machines are noise; the ratios are the result. The peak-heap columns \
+         are the highest net heap growth during one extra, untimed run of each side \
+         (a counting global allocator).\n\n\
          Command: `cargo xtask bench` (set `BENCH_RUNS` to change the run count).\n\n\
          Machine: {machine}\n\nThe first block compares trioxide's CurrentThread flavor (epoll, \
          or io_uring where named) with tokio's current_thread runtime; `ws_*` compare \

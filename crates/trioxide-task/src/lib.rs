@@ -26,6 +26,7 @@ mod blocking;
 pub mod cancel;
 pub mod coop;
 mod loom;
+mod pad;
 mod park;
 mod sched;
 mod task;

@@ -120,11 +120,9 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
                     unsafe { RawTask::from_raw(ptr).drop_reference() }
                 }
                 ToIdle::Reschedule => {
-                    // SAFETY: the transition took a new reference for the Notified.
+                    // SAFETY: the poll's reference becomes the Notified's.
                     let raw = unsafe { RawTask::from_raw(ptr) };
                     cell.scheduler.yield_now(Notified(Task { raw }));
-                    // SAFETY: and we give up the poll's own.
-                    unsafe { RawTask::from_raw(ptr).drop_reference() }
                 }
                 ToIdle::Cancel => match begin_cancel(cell) {
                     // SAFETY: we still hold RUNNING and the poll's reference.
@@ -217,7 +215,7 @@ unsafe fn reschedule_cleaning<F: Future + 'static, S: Schedule>(ptr: NonNull<Hea
     let cell = unsafe { cell::<F, S>(ptr) };
     match cell.header.state.transition_to_idle_while_cleaning() {
         ToIdle::Reschedule => {
-            // SAFETY: the transition took a reference for this Notified.
+            // SAFETY: the poll's reference becomes this Notified's.
             let raw = unsafe { RawTask::from_raw(ptr) };
             cell.scheduler.yield_now(Notified(Task { raw }));
         }
@@ -225,10 +223,10 @@ unsafe fn reschedule_cleaning<F: Future + 'static, S: Schedule>(ptr: NonNull<Hea
             // Make sure it gets polled: wake it through the reference we hold.
             // SAFETY: we hold a reference for the duration of the call.
             unsafe { wake_by_ref(RawTask::from_raw(ptr)) };
+            // SAFETY: then we give up the poll's reference.
+            unsafe { RawTask::from_raw(ptr).drop_reference() }
         }
     }
-    // SAFETY: we give up the poll's reference.
-    unsafe { RawTask::from_raw(ptr).drop_reference() }
 }
 
 /// Drops whatever the stage holds (future or output), catching a panicking destructor.

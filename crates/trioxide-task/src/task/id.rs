@@ -1,10 +1,25 @@
 //! Task identifiers: unique for the life of the process, never reused.
+//!
+//! Ids come from one process-wide counter, but each thread takes them a block at a time,
+//! so threads spawning at once do not fight over the counter's cache line. Ids are
+//! therefore unique but not ordered by spawn time across threads.
 
+use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
 // A plain counter, not part of any synchronization protocol, so it stays on std's atomic
 // even under loom (loom atomics cannot live in a `static`).
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The next id nobody has taken (0 is never an id).
+static NEXT: AtomicU64 = AtomicU64::new(1);
+/// How many ids a thread takes from `NEXT` at once.
+const BLOCK_LEN: u64 = 1024;
+
+std::thread_local! {
+    /// This thread's ids still to hand out: `next..end`.
+    static BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
 
 /// An opaque, process-unique task identifier (as `asyncio.Task.get_name()`'s number, or
 /// tokio's `task::Id`).
@@ -13,8 +28,20 @@ pub struct TaskId(NonZeroU64);
 
 impl TaskId {
     pub(crate) fn next() -> TaskId {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = BLOCK
+            .try_with(|block| {
+                let (next, end) = block.get();
+                if next < end {
+                    block.set((next + 1, end));
+                    next
+                } else {
+                    let start = NEXT.fetch_add(BLOCK_LEN, Ordering::Relaxed);
+                    block.set((start + 1, start + BLOCK_LEN));
+                    start
+                }
+            })
+            // A thread being torn down has no block any more: take one id directly.
+            .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed));
         TaskId(NonZeroU64::new(id).expect("task id counter wrapped"))
     }
 
@@ -27,5 +54,30 @@ impl TaskId {
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskId;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_across_threads_and_blocks() {
+        let per_thread = 3 * super::BLOCK_LEN as usize + 7;
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    (0..per_thread).map(|_| TaskId::next()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for t in threads {
+            for id in t.join().unwrap() {
+                assert!(seen.insert(id), "{id} handed out twice");
+            }
+        }
+        assert_eq!(seen.len(), 4 * per_thread);
     }
 }

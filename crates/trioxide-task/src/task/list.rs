@@ -9,6 +9,7 @@
 
 use super::Task;
 use crate::loom::sync::Mutex;
+use crate::pad::CachePadded;
 
 /// Shards; a power of two. Under loom a single shard: task ids come from a process-wide
 /// counter, so picking shards by id would make loom's model differ between iterations.
@@ -19,7 +20,9 @@ const SHARDS: usize = 1;
 
 /// A scheduler's live tasks.
 pub(crate) struct OwnedTasks {
-    shards: Box<[Mutex<Slab>]>,
+    /// Each shard on its own cache lines: workers spawning at once lock different shards
+    /// and must not fight over the line that holds them.
+    shards: Box<[CachePadded<Mutex<Slab>>]>,
 }
 
 struct Slab {
@@ -33,12 +36,12 @@ impl OwnedTasks {
     pub(crate) fn new() -> Self {
         let shards = (0..SHARDS)
             .map(|_| {
-                Mutex::new(Slab {
+                CachePadded(Mutex::new(Slab {
                     slots: Vec::new(),
                     free: Vec::new(),
                     len: 0,
                     closed: false,
-                })
+                }))
             })
             .collect();
         OwnedTasks { shards }

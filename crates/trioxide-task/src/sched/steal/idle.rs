@@ -8,6 +8,7 @@
 
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::pad::CachePadded;
 
 const SEARCH_SHIFT: u32 = 0;
 const UNPARKED_SHIFT: u32 = 16;
@@ -16,8 +17,8 @@ const SEARCH_ONE: usize = 1 << SEARCH_SHIFT;
 const UNPARKED_ONE: usize = 1 << UNPARKED_SHIFT;
 
 pub(crate) struct Idle {
-    /// `searching | unparked << 16`.
-    state: AtomicUsize,
+    /// `searching | unparked << 16`, on its own lines (every notification reads it).
+    state: CachePadded<AtomicUsize>,
     sleepers: Mutex<Vec<usize>>,
     workers: usize,
 }
@@ -34,7 +35,7 @@ impl Idle {
     pub(crate) fn new(workers: usize) -> Self {
         assert!(workers < SEARCH_MASK, "too many workers");
         Idle {
-            state: AtomicUsize::new(workers * UNPARKED_ONE),
+            state: CachePadded(AtomicUsize::new(workers * UNPARKED_ONE)),
             sleepers: Mutex::new(Vec::with_capacity(workers)),
             workers,
         }

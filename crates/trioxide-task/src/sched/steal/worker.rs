@@ -19,6 +19,7 @@ use super::queue::{CAPACITY, Queue};
 use crate::coop;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use crate::pad::CachePadded;
 use crate::sched::local::EVENT_INTERVAL;
 use crate::task::hooks::Hooks;
 use crate::task::list::OwnedTasks;
@@ -38,7 +39,9 @@ pub(crate) type ThreadHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 /// What every worker and every task's scheduler handle share.
 pub(crate) struct Shared {
     pub(crate) workers: Box<[Remote]>,
-    pub(crate) inject: Inject<Notified>,
+    /// Padded: pushed and popped from every thread, and kept off the lines of the
+    /// read-mostly fields below.
+    pub(crate) inject: CachePadded<Inject<Notified>>,
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks,
     pub(crate) driver: Arc<SharedDriver>,
@@ -50,7 +53,10 @@ pub(crate) struct Shared {
     pub(crate) hooks: Hooks,
 }
 
-/// The part of a worker other threads touch.
+/// The part of a worker other threads touch. Aligned to its own cache lines: each worker
+/// writes its ring's tail and its LIFO slot all the time, and neighbouring workers must
+/// not pay for that (false sharing).
+#[repr(align(128))]
 pub(crate) struct Remote {
     pub(crate) queue: Queue<Notified>,
     /// A `Notified` given up with `into_raw`, or null.
@@ -130,7 +136,7 @@ impl Shared {
         let n = workers.len();
         Shared {
             workers,
-            inject: Inject::new(),
+            inject: CachePadded(Inject::new()),
             idle: Idle::new(n),
             owned: OwnedTasks::new(),
             driver,
@@ -148,7 +154,7 @@ impl Shared {
         let task = match with_local_worker(self, |cx| cx.index) {
             Some(index) => {
                 // SAFETY: we are worker `index`'s own thread.
-                unsafe { self.workers[index].queue.push_back(task, &self.inject) };
+                unsafe { self.workers[index].queue.push_back(task, &*self.inject) };
                 self.notify_parked();
                 return;
             }
@@ -178,7 +184,7 @@ impl Shared {
             }
         };
         // SAFETY: we are worker `index`'s own thread.
-        unsafe { remote.queue.push_back(task, &self.inject) };
+        unsafe { remote.queue.push_back(task, &*self.inject) };
         // Only surplus work is worth waking a sleeper for: one queued task is what this
         // worker runs next anyway.
         if remote.queue.len() > 1 {
@@ -333,7 +339,7 @@ impl Context {
                 first = Some(task);
             } else {
                 // SAFETY: this is the worker's own thread.
-                unsafe { self.remote().queue.push_back(task, &shared.inject) };
+                unsafe { self.remote().queue.push_back(task, &*shared.inject) };
             }
         });
         first
@@ -362,7 +368,7 @@ impl Context {
 
     fn requeue(&self, task: Notified) {
         // SAFETY: this is the worker's own thread.
-        unsafe { self.remote().queue.push_back(task, &self.shared.inject) };
+        unsafe { self.remote().queue.push_back(task, &*self.shared.inject) };
     }
 
     fn next_random(&self, n: usize) -> usize {
