@@ -25,7 +25,12 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        cx.waker().wake_by_ref();
+        // Inside a trioxide task polled with its own waker, the scheduler requeues the
+        // task when this poll ends (one state change instead of a wake plus one); with
+        // any other waker, wake it.
+        if !crate::task::defer_yield(cx.waker()) {
+            cx.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 }

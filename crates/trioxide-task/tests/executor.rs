@@ -350,3 +350,53 @@ fn pinned_futures_are_dropped_in_place_on_cancel_and_shutdown() {
     drop(ex);
     assert!(at_shutdown.is_finished());
 }
+
+#[test]
+fn yielding_tasks_take_turns_in_order() {
+    let ex = LocalExecutor::new();
+    let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let log = log.clone();
+            ex.spawn_local(async move {
+                for round in 0..3 {
+                    log.borrow_mut().push((round, i));
+                    yield_now().await;
+                }
+            })
+        })
+        .collect();
+    ex.block_on(async {
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let expected: Vec<_> = (0..3).flat_map(|r| (0..3).map(move |i| (r, i))).collect();
+    assert_eq!(*log.borrow(), expected);
+}
+
+#[test]
+fn yield_now_under_a_foreign_waker_wakes_that_waker() {
+    // A combinator polling `yield_now` with its own waker must see that waker woken:
+    // the task-level fast path applies only to the task's own waker.
+    struct CountingWaker(AtomicUsize);
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let ex = LocalExecutor::new();
+    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let inner = counter.clone();
+    let task = ex.spawn_local(async move {
+        let waker = Waker::from(inner.clone());
+        let mut y = std::pin::pin!(yield_now());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(y.as_mut().poll(&mut cx).is_pending());
+        assert!(y.as_mut().poll(&mut cx).is_ready());
+        inner.0.load(Ordering::SeqCst)
+    });
+    let woken = ex.block_on(task).unwrap();
+    assert_eq!(woken, 1);
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+}

@@ -104,15 +104,18 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             })
         })
     }));
+    // Taken whatever the poll gave, so a yield that did not end the poll never leaks
+    // into the next task's.
+    let yielded = super::take_yielded();
     if let Some(started) = started {
         after_poll(cell.scheduler.hooks(), cell.header.id, started);
     }
     match polled {
         Ok(Polled::Pending) => {
             let next = if is_cleaning(cell) {
-                cell.header.state.transition_to_idle_while_cleaning()
+                cell.header.state.transition_to_idle_while_cleaning(yielded)
             } else {
-                cell.header.state.transition_to_idle()
+                cell.header.state.transition_to_idle(yielded)
             };
             match next {
                 ToIdle::Idle => {
@@ -213,7 +216,7 @@ fn begin_cancel<F: Future, S>(cell: &Cell<F, S>) -> Option<Result<F::Output, Joi
 unsafe fn reschedule_cleaning<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
-    match cell.header.state.transition_to_idle_while_cleaning() {
+    match cell.header.state.transition_to_idle_while_cleaning(false) {
         ToIdle::Reschedule => {
             // SAFETY: the poll's reference becomes this Notified's.
             let raw = unsafe { RawTask::from_raw(ptr) };

@@ -116,6 +116,29 @@ std::thread_local! {
     /// The task being polled on this thread (for `cancel::cancelled`).
     static CURRENT_TASK: std::cell::Cell<Option<std::ptr::NonNull<raw::Header>>> =
         const { std::cell::Cell::new(None) };
+    /// Set by [`defer_yield`] during a poll; taken by the harness when the poll returns.
+    static YIELDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `yield_now`'s fast path: if `waker` is the waker of the task being polled on this
+/// thread, records that the task wants to run again and returns `true`; the harness
+/// then reschedules it when the poll returns `Pending`, in the same state transition
+/// that ends the poll (no separate wake). Any other waker (a scope child's, a
+/// combinator's, a foreign executor's) returns `false` and must be woken normally.
+pub(crate) fn defer_yield(waker: &std::task::Waker) -> bool {
+    let Some(current) = CURRENT_TASK.with(|c| c.get()) else {
+        return false;
+    };
+    if !waker::is_task_waker(waker, current) {
+        return false;
+    }
+    YIELDED.with(|y| y.set(true));
+    true
+}
+
+/// Takes the flag [`defer_yield`] set during the poll that just returned.
+pub(crate) fn take_yielded() -> bool {
+    YIELDED.with(|y| y.replace(false))
 }
 
 /// Marks a task as the one being polled, restoring the previous one on drop.

@@ -220,10 +220,14 @@ impl State {
         })
     }
 
-    /// The future returned `Pending`.
-    pub(crate) fn transition_to_idle(&self) -> ToIdle {
+    /// The future returned `Pending`; `yielded` if it asked to run again
+    /// ([`super::defer_yield`]), which counts as a wake during the poll.
+    pub(crate) fn transition_to_idle(&self, yielded: bool) -> ToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_running(), "{s:?}");
+            if yielded {
+                s.set(NOTIFIED);
+            }
             if s.soft_cancel_due() {
                 // Deliver as a wake-up: poll again so `cancelled()` sees it.
                 s.deliver();
@@ -238,9 +242,12 @@ impl State {
 
     /// The cleanup of a cancelled task returned `Pending`: like `transition_to_idle`, but
     /// `CANCELLED` is already being handled, so it does not cancel again.
-    pub(crate) fn transition_to_idle_while_cleaning(&self) -> ToIdle {
+    pub(crate) fn transition_to_idle_while_cleaning(&self, yielded: bool) -> ToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(s.is_running() && s.is_cancelled(), "{s:?}");
+            if yielded {
+                s.set(NOTIFIED);
+            }
             let action = s.leave_running();
             (action, Some(s))
         })
@@ -436,16 +443,32 @@ mod tests {
             state.transition_to_notified_by_ref(),
             ToNotified::Nothing(false)
         );
-        assert_eq!(state.transition_to_idle(), ToIdle::Reschedule);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Reschedule);
         // The poll's reference moved to the new Notified: still three.
         assert_eq!(state.load().ref_count(), 3);
+    }
+
+    #[test]
+    fn a_deferred_yield_reschedules_like_a_wake() {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_idle(true), ToIdle::Reschedule);
+        assert_eq!(state.load().ref_count(), 3);
+        assert!(state.load().is_notified());
+        // A cancel requested during the poll still wins over the yield.
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(
+            state.transition_to_cancelled_remote(),
+            ToNotified::Nothing(false)
+        );
+        assert_eq!(state.transition_to_idle(true), ToIdle::Cancel);
     }
 
     #[test]
     fn wake_when_idle_submits_once() {
         let state = State::new();
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
-        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(state.transition_to_notified_by_ref(), ToNotified::Submit);
         assert_eq!(
             state.transition_to_notified_by_ref(),
@@ -462,14 +485,14 @@ mod tests {
             state.transition_to_cancelled_remote(),
             ToNotified::Nothing(false)
         );
-        assert_eq!(state.transition_to_idle(), ToIdle::Cancel);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Cancel);
     }
 
     #[test]
     fn cancel_when_idle_schedules_and_cancels_on_run() {
         let state = State::new();
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
-        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(state.transition_to_cancelled_remote(), ToNotified::Submit);
         assert_eq!(state.transition_to_running(), ToRunning::Cancel);
     }
@@ -515,7 +538,7 @@ mod tests {
             ToNotified::Nothing(false)
         );
         // Instead of cancelling, the poller reschedules with the delivery recorded.
-        assert_eq!(state.transition_to_idle(), ToIdle::Reschedule);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Reschedule);
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
         assert!(state.watch_cancel(), "cancelled() resolves");
         assert!(!state.load().is_cancelled());
@@ -524,7 +547,7 @@ mod tests {
             state.transition_to_cancelled_remote(),
             ToNotified::Nothing(false)
         );
-        assert_eq!(state.transition_to_idle(), ToIdle::Cancel);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Cancel);
     }
 
     #[test]
@@ -532,7 +555,7 @@ mod tests {
         let state = State::new();
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
         assert!(!state.watch_cancel());
-        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(state.transition_to_cancelled_remote(), ToNotified::Submit);
         assert_eq!(
             state.transition_to_running(),

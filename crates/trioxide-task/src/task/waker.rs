@@ -21,6 +21,12 @@ pub(crate) unsafe fn waker_ref(ptr: NonNull<Header>) -> Waker {
     unsafe { Waker::from_raw(raw) }
 }
 
+/// Whether `waker` is a waker of the task at `task` (it wakes that task and nothing
+/// else): compares the data pointer and our vtable, never calls into the waker.
+pub(crate) fn is_task_waker(waker: &Waker, task: NonNull<Header>) -> bool {
+    std::ptr::eq(waker.vtable(), &WAKER_VTABLE) && std::ptr::eq(waker.data(), task.as_ptr().cast())
+}
+
 /// # Safety
 /// `data` is a task header pointer backed by a reference (the waker's).
 unsafe fn raw_task(data: *const ()) -> RawTask {
