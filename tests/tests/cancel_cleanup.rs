@@ -257,16 +257,19 @@ rt_test! {
 
 rt_test! {
     async fn without_a_watcher_cancel_still_drops_the_task() {
-        let task = trioxide::spawn(async {
+        let (watched_tx, watched_rx) = trioxide::sync::oneshot::channel();
+        let task = trioxide::spawn(async move {
             {
                 // A watcher that is gone again does not protect the task.
                 let watch = trioxide::cancelled();
                 let outcome = trioxide::time::timeout(Duration::from_millis(1), watch).await;
                 assert!(outcome.is_err());
             }
+            watched_tx.send(()).unwrap();
             sleep(Duration::from_secs(3600)).await;
         });
-        sleep(Duration::from_millis(5)).await;
+        // Cancel only once the watcher is gone (a fixed delay raced it on a loaded machine).
+        watched_rx.await.unwrap();
         task.cancel();
         assert!(task.await.unwrap_err().is_cancelled());
     }

@@ -11,10 +11,12 @@ use std::num::NonZeroU64;
 // even under loom (loom atomics cannot live in a `static`).
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The next id nobody has taken (0 is never an id).
-static NEXT: AtomicU64 = AtomicU64::new(1);
-/// How many ids a thread takes from `NEXT` at once.
-const BLOCK_LEN: u64 = 1024;
+/// The next id nobody has taken. Starts at one whole block (0 is never an id) and moves
+/// by whole blocks, so each block is aligned: its ids share `block()`.
+static NEXT: AtomicU64 = AtomicU64::new(BLOCK_LEN);
+/// A thread takes `1 << BLOCK_SHIFT` ids from `NEXT` at once, aligned to that size.
+const BLOCK_SHIFT: u32 = 10;
+const BLOCK_LEN: u64 = 1 << BLOCK_SHIFT;
 
 std::thread_local! {
     /// This thread's ids still to hand out: `next..end`.
@@ -40,9 +42,16 @@ impl TaskId {
                     start
                 }
             })
-            // A thread being torn down has no block any more: take one id directly.
-            .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed));
+            // A thread being torn down has no block any more: take a fresh block's first id
+            // (whole blocks keep `NEXT` aligned).
+            .unwrap_or_else(|_| NEXT.fetch_add(BLOCK_LEN, Ordering::Relaxed));
         TaskId(NonZeroU64::new(id).expect("task id counter wrapped"))
+    }
+
+    /// Which block of ids this one came from: ids a thread handed out in a row share it
+    /// (the owned-task list shards by it, so one thread's spawns stay on one shard).
+    pub(crate) fn block(self) -> u64 {
+        self.0.get() >> BLOCK_SHIFT
     }
 
     /// The identifier as a number.

@@ -1,7 +1,8 @@
 //! The owned-task list: every live task of a scheduler, so shutdown can cancel them all.
 //!
 //! Sharded slabs (vector of slots plus a free list) under one mutex each; a task lives in
-//! the shard its id selects, and its header records its slot, so bind and removal are
+//! the shard its id's block selects (ids come a block per thread, so a worker's spawns
+//! keep to one shard and its cache lines while others use theirs), and its header records its slot, so bind and removal are
 //! O(1) and threads spawning or finishing different tasks rarely meet on a lock (tokio
 //! shards its owned list the same way). The list holds one reference per task. Once
 //! closed, it refuses new tasks: a spawn racing shutdown is cancelled at once instead of
@@ -48,7 +49,7 @@ impl OwnedTasks {
     }
 
     fn shard(&self, task: &Task) -> &Mutex<Slab> {
-        &self.shards[(task.raw.id().as_u64() as usize) & (SHARDS - 1)]
+        &self.shards[(task.raw.id().block() as usize) & (SHARDS - 1)]
     }
 
     /// Adds a task; gives it back if the list is closed (the caller shuts it down).

@@ -215,31 +215,42 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Restores the previous context on drop.
+/// Restores the previous context on drop (unless it never replaced it).
 pub(crate) struct ContextGuard {
     prev: Option<Handle>,
+    restore: bool,
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        let prev = self.prev.take();
-        CURRENT.with(|c| *c.borrow_mut() = prev);
+        if self.restore {
+            let prev = self.prev.take();
+            CURRENT.with(|c| *c.borrow_mut() = prev);
+        }
     }
 }
+
+/// The advice for a nested `run`/`block_on`.
+const NESTED_RUN: &str = "trioxide::run (or Runtime::block_on) called inside a runtime: this \
+    would block the thread that drives it. Use `.await` on the future instead, or \
+    trioxide::spawn it";
 
 /// Makes `handle` the current runtime, panicking if one is already running here.
 #[track_caller]
 pub(crate) fn enter_runtime(handle: &Handle) -> ContextGuard {
-    let prev = CURRENT.with(|c| c.replace(Some(handle.clone())));
-    if prev.is_some() {
-        CURRENT.with(|c| *c.borrow_mut() = prev);
-        panic!(
-            "trioxide::run (or Runtime::block_on) called inside a runtime: this would block \
-             the thread that drives it. Use `.await` on the future instead, or \
-             trioxide::spawn it"
-        );
+    // Borrowed means we are inside `with_current`'s callback: a runtime is current.
+    let prev = CURRENT.with(|c| c.try_borrow_mut().map(|mut c| c.replace(handle.clone())));
+    match prev {
+        Ok(None) => ContextGuard {
+            prev: None,
+            restore: true,
+        },
+        Ok(prev) => {
+            CURRENT.with(|c| *c.borrow_mut() = prev);
+            panic!("{NESTED_RUN}");
+        }
+        Err(_) => panic!("{NESTED_RUN}"),
     }
-    ContextGuard { prev: None }
 }
 
 /// Whether this thread is inside a runtime with debug mode on (no reference counting).
@@ -248,20 +259,34 @@ pub(crate) fn current_is_debug() -> bool {
 }
 
 /// Runs `f` with the current handle, or panics with `what` and the usual advice.
+///
+/// `f` borrows the thread's handle instead of a clone of it: a clone would be two atomic
+/// operations on the runtime's one shared reference count, from every worker, on every
+/// spawn and every new timer.
 #[track_caller]
 pub(crate) fn with_current<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
-    let handle = CURRENT.with(|c| c.borrow().clone());
-    match handle {
-        Some(h) => f(&h),
+    CURRENT.with(|c| match c.borrow().as_ref() {
+        Some(h) => f(h),
         None => panic!("{what} called outside a runtime; wrap the code in trioxide::run(..)"),
-    }
+    })
 }
 
 /// Like `enter_runtime`, but tolerates an outer context (a runtime dropped inside another
-/// runtime's task) by simply replacing it for the duration.
+/// runtime's task) by simply replacing it for the duration. Inside `with_current`'s
+/// callback (a future dropped by a refused spawn, say) the context cannot be replaced and
+/// is left as it is.
 pub(crate) fn enter_runtime_for_drop(handle: &Handle) -> ContextGuard {
-    let prev = CURRENT.with(|c| c.replace(Some(handle.clone())));
-    ContextGuard { prev }
+    let prev = CURRENT.with(|c| c.try_borrow_mut().map(|mut c| c.replace(handle.clone())));
+    match prev {
+        Ok(prev) => ContextGuard {
+            prev,
+            restore: true,
+        },
+        Err(_) => ContextGuard {
+            prev: None,
+            restore: false,
+        },
+    }
 }
 
 /// Makes a worker thread part of its runtime for the thread's whole life.
