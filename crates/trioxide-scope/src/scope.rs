@@ -99,10 +99,13 @@ impl Shared {
 struct ParallelDone<T> {
     shared: std::sync::Arc<Shared>,
     slot: SharedSlot<T>,
+    /// Set by `finish`, so the drop that follows does not lock the slot again.
+    finished: AtomicBool,
 }
 
 impl<T: Send + 'static> ParallelDone<T> {
     fn finish(&self) {
+        self.finished.store(true, Ordering::Relaxed);
         fill(&self.slot, Err(ChildError::Cancelled)); // a no-op if it has a result
         if self.shared.parallel_live.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.shared.ready.wake_parent();
@@ -114,7 +117,9 @@ impl<T> Drop for ParallelDone<T> {
     fn drop(&mut self) {
         // Dropped without being woken: the scope let go of the task (it was dropped), so
         // a handle still held by the user must not wait forever.
-        fill(&self.slot, Err(ChildError::Cancelled));
+        if !self.finished.load(Ordering::Relaxed) {
+            fill(&self.slot, Err(ChildError::Cancelled));
+        }
     }
 }
 
@@ -358,11 +363,18 @@ impl<'env> Scope<'env> {
              a spawner to trioxide_scope::scope_with)",
         );
         let slot: SharedSlot<T> = new_slot();
-        if self.state.lock().unwrap().closed || self.shared.is_cancelled() {
-            fill(&slot, Err(ChildError::Cancelled));
-            return ScopeHandle::new(slot);
+        {
+            // Counted under the state lock, which the scope holds when it closes (after
+            // seeing no parallel child live): so a child is either counted before the
+            // scope can close, or sees it closed.
+            let state = self.state.lock().unwrap();
+            if state.closed || self.shared.is_cancelled() {
+                drop(state);
+                fill(&slot, Err(ChildError::Cancelled));
+                return ScopeHandle::new(slot);
+            }
+            self.shared.parallel_live.fetch_add(1, Ordering::SeqCst);
         }
-        self.shared.parallel_live.fetch_add(1, Ordering::SeqCst);
         let (task_slot, task_shared) = (slot.clone(), self.shared.clone());
         let mut task = spawner.spawn(Box::pin(async move {
             match CatchUnwind(future).await {
@@ -382,6 +394,7 @@ impl<'env> Scope<'env> {
         let done = std::sync::Arc::new(ParallelDone {
             shared: self.shared.clone(),
             slot: slot.clone(),
+            finished: AtomicBool::new(false),
         });
         let waker = Waker::from(done.clone());
         if Pin::new(&mut task)
@@ -390,10 +403,16 @@ impl<'env> Scope<'env> {
         {
             done.finish();
         }
-        if self.state.lock().unwrap().closed || self.shared.is_cancelled() {
-            task.cancel(); // raced with the scope closing or cancelling
+        // Checked under the task list's lock: a cancellation that this check misses sets
+        // its flag first and then takes the same lock to cancel the list, so it sees this
+        // task. (The scope cannot have closed since the check above: it closes only with
+        // no parallel child live, and this one was counted.)
+        let mut tasks = self.shared.tasks.lock().unwrap();
+        if self.shared.is_cancelled() {
+            task.cancel(); // raced with the scope cancelling
         }
-        self.shared.tasks.lock().unwrap().push(task);
+        tasks.push(task);
+        drop(tasks);
         ScopeHandle::new(slot)
     }
 
@@ -547,10 +566,13 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
     /// Applies a cancellation once: drops the body and the borrowed children here, asks
     /// the parallel children to stop (they are awaited as usual).
     fn apply_cancel(&mut self) {
+        if !self.scope.shared.is_cancelled() {
+            return; // the common case, without the lock
+        }
         let mut dropped = Vec::new();
         {
             let mut state = self.scope.state.lock().unwrap();
-            if !self.scope.shared.is_cancelled() || state.cancel_applied {
+            if state.cancel_applied {
                 return;
             }
             state.cancel_applied = true;
