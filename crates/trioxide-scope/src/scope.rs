@@ -78,6 +78,13 @@ impl Shared {
         self.cancelled.load(Ordering::SeqCst)
     }
 
+    /// A parallel child's task completed: the last one wakes the scope.
+    fn parallel_finished(&self) {
+        if self.parallel_live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.ready.wake_parent();
+        }
+    }
+
     fn cancel_tasks(&self) {
         for task in self.tasks.lock().unwrap().iter() {
             task.cancel();
@@ -93,39 +100,46 @@ impl Shared {
     }
 }
 
-/// The join waker of a parallel child's task: the task core wakes it once, when the task
-/// has completed — after any `on_cancel` cleanup it ran — which settles the child's
-/// handle and the scope's count.
-struct ParallelDone<T> {
+/// The join waker every parallel child's task of one scope shares: the task core wakes
+/// it once per task, when that task has completed — after any `on_cancel` cleanup it ran
+/// — which settles the scope's count. (One per scope, not one per child: a child's
+/// result reaches its handle from inside the task, see [`SlotGuard`].)
+struct ParallelDone {
     shared: std::sync::Arc<Shared>,
-    slot: SharedSlot<T>,
-    /// Set by `finish`, so the drop that follows does not lock the slot again.
-    finished: AtomicBool,
 }
 
-impl<T: Send + 'static> ParallelDone<T> {
+impl ParallelDone {
     fn finish(&self) {
-        self.finished.store(true, Ordering::Relaxed);
-        fill(&self.slot, Err(ChildError::Cancelled)); // a no-op if it has a result
-        if self.shared.parallel_live.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.shared.ready.wake_parent();
-        }
+        self.shared.parallel_finished();
     }
 }
 
-impl<T> Drop for ParallelDone<T> {
-    fn drop(&mut self) {
-        // Dropped without being woken: the scope let go of the task (it was dropped), so
-        // a handle still held by the user must not wait forever.
-        if !self.finished.load(Ordering::Relaxed) {
-            fill(&self.slot, Err(ChildError::Cancelled));
-        }
-    }
-}
-
-impl<T: Send + 'static> std::task::Wake for ParallelDone<T> {
+impl std::task::Wake for ParallelDone {
     fn wake(self: std::sync::Arc<Self>) {
         self.finish();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.finish();
+    }
+}
+
+/// A parallel child's slot, owned by its task's future: filled with the result, or with
+/// `Cancelled` if the future is dropped first (the task was cancelled, or refused by a
+/// runtime shutting down), so a handle never waits forever.
+struct SlotGuard<T>(Option<SharedSlot<T>>);
+
+impl<T> SlotGuard<T> {
+    fn fill(&mut self, result: Result<T, ChildError>) {
+        if let Some(slot) = self.0.take() {
+            fill(&slot, result);
+        }
+    }
+}
+
+impl<T> Drop for SlotGuard<T> {
+    fn drop(&mut self) {
+        self.fill(Err(ChildError::Cancelled));
     }
 }
 
@@ -177,6 +191,8 @@ struct State<'env> {
     live: usize,
     cancel_applied: bool,
     closed: bool,
+    /// The join waker of the parallel children (made by the first one).
+    parallel_done: Option<Waker>,
 }
 
 /// A handle to a running scope, passed to its body; cheap to clone, `Send + Sync`.
@@ -363,45 +379,48 @@ impl<'env> Scope<'env> {
              a spawner to trioxide_scope::scope_with)",
         );
         let slot: SharedSlot<T> = new_slot();
-        {
+        let done = {
             // Counted under the state lock, which the scope holds when it closes (after
             // seeing no parallel child live): so a child is either counted before the
             // scope can close, or sees it closed.
-            let state = self.state.lock().unwrap();
+            let mut state = self.state.lock().unwrap();
             if state.closed || self.shared.is_cancelled() {
                 drop(state);
                 fill(&slot, Err(ChildError::Cancelled));
                 return ScopeHandle::new(slot);
             }
             self.shared.parallel_live.fetch_add(1, Ordering::SeqCst);
-        }
-        let (task_slot, task_shared) = (slot.clone(), self.shared.clone());
+            let shared = &self.shared;
+            state
+                .parallel_done
+                .get_or_insert_with(|| {
+                    Waker::from(std::sync::Arc::new(ParallelDone {
+                        shared: shared.clone(),
+                    }))
+                })
+                .clone()
+        };
+        let (mut guard, task_shared) = (SlotGuard(Some(slot.clone())), self.shared.clone());
         let mut task = spawner.spawn(Box::pin(async move {
             match CatchUnwind(future).await {
-                Ok(Ok(v)) => fill(&task_slot, Ok(v)),
+                Ok(Ok(v)) => guard.fill(Ok(v)),
                 Ok(Err(e)) => {
-                    fill(&task_slot, Err(ChildError::Failed));
+                    guard.fill(Err(ChildError::Failed));
                     task_shared.fail(Failure::Error(e.into()));
                 }
                 Err(payload) => {
-                    fill(&task_slot, Err(ChildError::Failed));
+                    guard.fill(Err(ChildError::Failed));
                     task_shared.fail(Failure::Panic(panic_message(&*payload)));
                 }
             }
         }));
         // Register the completion waker by polling the handle once (it is woken exactly
         // once, when the task completes); the handle is kept so the task stays joined.
-        let done = std::sync::Arc::new(ParallelDone {
-            shared: self.shared.clone(),
-            slot: slot.clone(),
-            finished: AtomicBool::new(false),
-        });
-        let waker = Waker::from(done.clone());
         if Pin::new(&mut task)
-            .poll(&mut Context::from_waker(&waker))
+            .poll(&mut Context::from_waker(&done))
             .is_ready()
         {
-            done.finish();
+            self.shared.parallel_finished();
         }
         // Checked under the task list's lock: a cancellation that this check misses sets
         // its flag first and then takes the same lock to cancel the list, so it sees this
@@ -456,6 +475,7 @@ where
             live: 0,
             cancel_applied: false,
             closed: false,
+            parallel_done: None,
         })),
         shared: std::sync::Arc::new(Shared {
             failures: Mutex::new(Vec::new()),
@@ -622,7 +642,9 @@ impl<'env, B: Future> Future for ScopeFuture<'env, B> {
         if this.body.is_none() && state.live == 0 && parallel_live == 0 {
             state.closed = true;
             let leftovers = std::mem::take(&mut state.children);
+            let done = state.parallel_done.take();
             drop(state);
+            drop(done);
             drop(leftovers);
             this.scope.shared.release_tasks();
             let failures = std::mem::take(&mut *this.scope.shared.failures.lock().unwrap());
@@ -651,6 +673,7 @@ impl<B: Future> Drop for ScopeFuture<'_, B> {
         let children = {
             let mut state = self.scope.state.lock().unwrap();
             state.closed = true;
+            state.parallel_done = None;
             std::mem::take(&mut state.children)
         };
         for child in children.into_iter().flatten() {

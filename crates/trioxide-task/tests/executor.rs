@@ -468,7 +468,10 @@ fn tasks_held_by_a_policy_are_dropped_at_shutdown() {
 #[test]
 fn the_seeded_policy_replays_and_varies_with_the_seed() {
     let run = |seed| {
-        let ex = LocalExecutor::with_policy(trioxide_task::ThreadPark::new(), trioxide_task::Seeded::new(seed));
+        let ex = LocalExecutor::with_policy(
+            trioxide_task::ThreadPark::new(),
+            trioxide_task::Seeded::new(seed),
+        );
         let order = Rc::new(std::cell::RefCell::new(Vec::new()));
         for i in 0..10 {
             let order = order.clone();
