@@ -27,9 +27,10 @@
 //!   (the line reader keeps partial lines in its own buffer; `broadcast::Receiver::recv`
 //!   consumes a message only when it returns it), so the loser of each round loses
 //!   nothing.
-//! - Leaving is clean on both sides: the session announces the departure, says `bye`,
-//!   shuts its write half down, and drops its receiver, so the hub stops keeping
-//!   messages for it; the client reads to end of stream.
+//! - Leaving is clean on both sides: the session drops its receiver (the hub stops
+//!   keeping messages for it) and announces the departure; after `/quit` it also says
+//!   `bye` and shuts its write half down, and the client reads to end of stream. A
+//!   client that just closes the connection leaves the same way, minus the farewell.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -90,29 +91,32 @@ async fn session(conn: TcpStream, hub: &broadcast::Sender<Arc<str>>) -> std::io:
     let mut inbox = hub.subscribe(); // before the welcome: it sees everything after it
     send_line(&conn, &format!("welcome {name}")).await?;
     let _ = hub.send(format!("* {name} joined").into());
-    loop {
+    // `true` when the client said `/quit` and still listens for the farewell.
+    let said_quit = loop {
         trioxide::select! {
             line = lines.next_line() => match line? {
-                Some(line) if line == "/quit" => break,
+                Some(line) if line == "/quit" => break true,
                 Some(line) => {
                     let _ = hub.send(format!("{name}: {line}").into());
                 }
-                None => break, // the client closed its side
+                None => break false, // the client closed the connection
             },
             message = inbox.recv() => match message {
                 Ok(message) => send_line(&conn, &message).await?,
                 Err(RecvError::Lagged(missed)) => {
                     send_line(&conn, &format!("* you missed {missed} message(s)")).await?;
                 }
-                Err(RecvError::Closed) => break,
+                Err(RecvError::Closed) => break false,
             },
         }
-    }
+    };
     drop(inbox); // the hub keeps nothing more for this client
     let _ = hub.send(format!("* {name} left").into());
-    send_line(&conn, "bye").await?;
-    conn.shutdown(std::net::Shutdown::Write)?;
     println!("server: {name} left");
+    if said_quit {
+        send_line(&conn, "bye").await?;
+        conn.shutdown(std::net::Shutdown::Write)?; // end of stream for the client
+    }
     Ok(())
 }
 
@@ -210,7 +214,9 @@ async fn demo() {
         let seen = seen.expect("no client panics").expect("no I/O error");
         everyone_saw_everything &= seen.len() == names.len() * MESSAGES;
     }
-    server.await.expect("the server stops after the demo's clients");
+    server
+        .await
+        .expect("the server stops after the demo's clients");
     if everyone_saw_everything {
         println!("everyone saw every message");
     } else {
@@ -233,7 +239,10 @@ fn main() {
         } else {
             let port: u16 = arg(&args, "--port").unwrap_or(7001);
             let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
-            println!("Chat server listening on {}", listener.local_addr().unwrap());
+            println!(
+                "Chat server listening on {}",
+                listener.local_addr().unwrap()
+            );
             serve(listener, arg(&args, "--connections")).await;
         }
     });

@@ -105,7 +105,9 @@ fn main() {
             for result in trioxide::join_all(clients).await {
                 result.expect("no client panics").expect("no I/O error");
             }
-            server.await.expect("the server stops after the demo's clients");
+            server
+                .await
+                .expect("the server stops after the demo's clients");
         } else {
             let port: u16 = arg(&args, "--port").unwrap_or(7000);
             let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");

@@ -31,7 +31,10 @@ const BOUND: usize = 2;
 /// `async def producer(queue, data)`.
 async fn producer(queue: Queue<u64>, data: Range<u64>) {
     for item in data {
-        queue.put(item).await.expect("nobody else shuts this queue down");
+        queue
+            .put(item)
+            .await
+            .expect("nobody else shuts this queue down");
         sleep(Duration::from_millis(10)).await; // Simulate some processing time
     }
     queue.shutdown(false); // Signal end of data: what is queued is still delivered
@@ -41,7 +44,10 @@ async fn producer(queue: Queue<u64>, data: Range<u64>) {
 async fn processor(input: Queue<u64>, output: Queue<u64>) {
     while let Ok(item) = input.get().await {
         let result = item * 2; // Some processing
-        output.put(result).await.expect("only this stage shuts it down");
+        output
+            .put(result)
+            .await
+            .expect("only this stage shuts it down");
     }
     output.shutdown(false); // pass the end of data downstream
 }
