@@ -4,6 +4,8 @@
 //! supports, one `#[test]` per configuration, so a new flavor or I/O backend is covered
 //! by every existing test as soon as it is added here.
 
+#![warn(missing_docs)]
+
 use trioxide::runtime::{Flavor, Io, Runtime};
 
 /// Every (name, flavor, io) configuration the tests run on (as `rt_test!` expands them).

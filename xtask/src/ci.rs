@@ -1,5 +1,6 @@
-//! `cargo xtask ci`: formatting, lints, the whole test suite and the doc tests, in the
-//! order that fails fastest. This is exactly what `.ci/run` runs.
+//! `cargo xtask ci`: formatting, lints, the whole test suite, the doc tests and a
+//! warning-free `cargo doc`, in the order that fails fastest. This is exactly what
+//! `.ci/run` runs.
 
 use crate::shell::{cargo, has_cargo_subcommand, run_cmd};
 
@@ -29,6 +30,7 @@ pub fn run_steps() -> Result<(), String> {
         ]))?;
     }
     run_cmd(cargo(&["test", "--workspace", "--doc"]))?;
+    run_cmd(rustdoc_check())?;
     crate::loom::run_with_bound(2)?;
     if crate::miri::available() {
         crate::miri::run_bounded()?;
@@ -36,6 +38,15 @@ pub fn run_steps() -> Result<(), String> {
         eprintln!("Miri is not installed here (nightly + miri component): skipping the Miri step");
     }
     Ok(())
+}
+
+/// `cargo doc --workspace --no-deps` with every rustdoc warning an error: broken
+/// intra-doc links, bare URLs, invalid code-block attributes, and (through the
+/// workspace's `missing_docs` lint) undocumented public items fail CI.
+fn rustdoc_check() -> std::process::Command {
+    let mut cmd = cargo(&["doc", "--workspace", "--no-deps"]);
+    cmd.env("RUSTDOCFLAGS", "-D warnings");
+    cmd
 }
 
 /// Entry point for `cargo xtask ci`.

@@ -18,6 +18,7 @@
 //! `trioxide::main: could not build the runtime: {error}` (`trioxide::test: ..` for
 //! tests).
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod expand;

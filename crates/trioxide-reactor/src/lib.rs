@@ -5,6 +5,7 @@
 //!
 //! The reactor knows nothing of tasks: it only wakes `std::task::Waker`s.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod driver;

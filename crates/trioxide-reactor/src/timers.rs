@@ -1,4 +1,4 @@
-//! The time driver: the hierarchical [`TimerWheel`](crate::time::TimerWheel) behind a
+//! The time driver: the hierarchical [`TimerWheel`] behind a
 //! mutex, holding the waker of every armed timer, at 1 ms resolution.
 //!
 //! Deadlines are rounded *up* to the next millisecond tick and the wheel is advanced to

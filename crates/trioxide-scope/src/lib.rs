@@ -22,6 +22,7 @@
 //! The facade's `trioxide::scope` passes the runtime's spawner, which also enables
 //! `Scope::spawn_parallel`.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod error;

@@ -60,6 +60,21 @@ struct Shared<T> {
 }
 
 /// A broadcast channel keeping the last `capacity` messages. Panics if `capacity == 0`.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use trioxide_sync::broadcast;
+///
+/// let (tx, mut alice) = broadcast::channel(16);
+/// let mut bob = tx.subscribe();
+/// tx.send("hello").unwrap(); // every receiver gets its own copy
+/// assert_eq!(alice.recv().await, Ok("hello"));
+/// assert_eq!(bob.recv().await, Ok("hello"));
+/// drop(tx);
+/// assert_eq!(alice.recv().await, Err(broadcast::RecvError::Closed));
+/// # });
+/// ```
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "broadcast capacity must be positive");
     let shared = Arc::new(Shared {

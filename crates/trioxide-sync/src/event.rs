@@ -20,6 +20,23 @@ struct State {
 }
 
 /// A flag tasks can wait on (`asyncio.Event`).
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use std::sync::Arc;
+/// use trioxide_sync::Event;
+///
+/// let ready = Arc::new(Event::new());
+/// let waiter = tokio::spawn({
+///     let ready = ready.clone();
+///     async move { ready.wait().await }
+/// });
+/// ready.set(); // wakes every waiter, now and later
+/// waiter.await.unwrap();
+/// assert!(ready.is_set());
+/// # });
+/// ```
 pub struct Event {
     state: Mutex<State>,
 }

@@ -24,6 +24,26 @@ use std::sync::Arc;
 pub struct TryLockError;
 
 /// A fair async mutex.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use std::sync::Arc;
+/// use trioxide_sync::Mutex;
+///
+/// let counter = Arc::new(Mutex::new(0));
+/// let tasks: Vec<_> = (0..4)
+///     .map(|_| {
+///         let counter = counter.clone();
+///         tokio::spawn(async move { *counter.lock().await += 1 })
+///     })
+///     .collect();
+/// for task in tasks {
+///     task.await.unwrap();
+/// }
+/// assert_eq!(*counter.lock().await, 4);
+/// # });
+/// ```
 pub struct Mutex<T> {
     sem: Semaphore,
     data: UnsafeCell<T>,

@@ -79,6 +79,17 @@ pub struct Receiver<T> {
 }
 
 /// A new one-shot channel.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use trioxide_sync::oneshot;
+///
+/// let (tx, rx) = oneshot::channel();
+/// tokio::spawn(async move { tx.send("reply").unwrap() });
+/// assert_eq!(rx.await, Ok("reply"));
+/// # });
+/// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),

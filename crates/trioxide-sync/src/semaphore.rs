@@ -60,6 +60,20 @@ impl State {
 }
 
 /// A counting semaphore, fair (FIFO) across `acquire` calls.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use trioxide_sync::Semaphore;
+///
+/// let limit = Semaphore::new(2); // at most two at a time
+/// let first = limit.acquire().await.unwrap();
+/// let _second = limit.acquire().await.unwrap();
+/// assert!(limit.try_acquire().is_err()); // a third would wait
+/// drop(first); // the permit goes back
+/// assert!(limit.try_acquire().is_ok());
+/// # });
+/// ```
 pub struct Semaphore {
     state: Mutex<State>,
 }

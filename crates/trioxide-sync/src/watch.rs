@@ -33,6 +33,18 @@ struct State<T> {
 }
 
 /// A watch channel holding `init`.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use trioxide_sync::watch;
+///
+/// let (tx, mut rx) = watch::channel("starting");
+/// tx.send("ready").unwrap();
+/// rx.changed().await.unwrap(); // a value this receiver has not seen
+/// assert_eq!(*rx.borrow_and_update(), "ready");
+/// # });
+/// ```
 pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Mutex::new(State {
         value: init,

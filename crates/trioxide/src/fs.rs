@@ -28,6 +28,15 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Reads a whole file.
+///
+/// ```
+/// trioxide::run(async {
+///     let path = trioxide::fs::temp_path("doc-read.txt");
+///     trioxide::fs::write(&path, b"contents").await.unwrap();
+///     assert_eq!(trioxide::fs::read(&path).await.unwrap(), b"contents");
+///     trioxide::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let path = path.as_ref().to_owned();
     blocking(move || std::fs::read(path)).await

@@ -23,6 +23,7 @@
 //! [`sync`] (channels and queues, from `trioxide-sync`). With the `macros` feature (on by
 //! default), [`main`] and [`test`] run an `async fn` on a runtime.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod cancel;
@@ -106,6 +107,14 @@ use std::panic::Location;
 /// # Panics
 /// Outside a runtime: "trioxide::spawn called outside a runtime; wrap the code in
 /// trioxide::run(..)".
+///
+/// ```
+/// trioxide::run(async {
+///     let task = trioxide::spawn(async { 6 * 7 });
+///     // The task runs concurrently; awaiting the handle gives its result.
+///     assert_eq!(task.await.unwrap(), 42);
+/// });
+/// ```
 #[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
@@ -127,6 +136,18 @@ where
 /// # Panics
 /// Outside a runtime, like [`spawn`]; and on a work-stealing worker thread, whose tasks
 /// may move between threads.
+///
+/// ```
+/// use std::rc::Rc;
+/// use trioxide::runtime::{Flavor, Runtime};
+///
+/// let rt = Runtime::builder().flavor(Flavor::CurrentThread).build().unwrap();
+/// rt.block_on(async {
+///     let shared = Rc::new(5); // not Send: trioxide::spawn would refuse it
+///     let task = trioxide::spawn_local(async move { *shared + 1 });
+///     assert_eq!(task.await.unwrap(), 6);
+/// });
+/// ```
 #[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where

@@ -72,6 +72,18 @@ fn current_spawner() -> Option<Arc<dyn trioxide_scope::Spawn>> {
 pub struct TimedOut;
 
 /// Runs `future` for at most `duration`; `None` (the future cancelled) if time ran out.
+///
+/// ```
+/// use std::time::Duration;
+/// use trioxide::time::sleep;
+///
+/// trioxide::run(async {
+///     let quick = trioxide::move_on_after(Duration::from_secs(10), async { "done" }).await;
+///     assert_eq!(quick, Some("done"));
+///     let slow = trioxide::move_on_after(Duration::from_millis(5), sleep(Duration::from_secs(60)));
+///     assert_eq!(slow.await, None); // the sleep was cancelled
+/// });
+/// ```
 pub async fn move_on_after<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
     move_on_at(Instant::now().saturating_add(duration), future).await
 }
@@ -83,6 +95,16 @@ pub async fn move_on_at<F: Future>(deadline: Instant, future: F) -> Option<F::Ou
 
 /// Runs `future` for at most `duration`; `Err(TimedOut)` (the future cancelled) if time
 /// ran out.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trioxide::run(async {
+///     let slow = trioxide::time::sleep(Duration::from_secs(60));
+///     let outcome = trioxide::fail_after(Duration::from_millis(5), slow).await;
+///     assert_eq!(outcome, Err(trioxide::TimedOut));
+/// });
+/// ```
 pub async fn fail_after<F: Future>(duration: Duration, future: F) -> Result<F::Output, TimedOut> {
     fail_at(Instant::now().saturating_add(duration), future).await
 }

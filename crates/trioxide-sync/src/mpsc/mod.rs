@@ -267,6 +267,26 @@ fn new_chan<T>(flavor: Flavor<T>) -> (Sender<T>, Receiver<T>) {
 /// A bounded channel holding at most `cap` messages; senders wait while it is full.
 ///
 /// Panics if `cap == 0` (there are no rendezvous channels).
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// use trioxide_sync::mpsc;
+///
+/// let (tx, mut rx) = mpsc::channel(2);
+/// let producer = tokio::spawn(async move {
+///     for i in 0..5 {
+///         tx.send(i).await.unwrap(); // waits while 2 are queued: back-pressure
+///     }
+/// }); // dropping the last sender closes the channel
+/// let mut got = Vec::new();
+/// while let Some(i) = rx.recv().await {
+///     got.push(i);
+/// }
+/// assert_eq!(got, [0, 1, 2, 3, 4]);
+/// producer.await.unwrap();
+/// # });
+/// ```
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     new_chan(Flavor::bounded(cap))
 }

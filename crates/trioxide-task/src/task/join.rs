@@ -18,6 +18,17 @@ use std::task::{Context, Poll};
 ///
 /// Awaiting is cancel-safe: dropping the `await` loses nothing, the handle can be awaited
 /// again.
+///
+/// ```
+/// use trioxide_task::LocalExecutor;
+///
+/// let ex = LocalExecutor::new();
+/// let done = ex.spawn_local(async { "result" });
+/// let forever = ex.spawn_local(std::future::pending::<()>());
+/// forever.cancel(); // dropped at its next poll boundary
+/// assert_eq!(ex.block_on(done).unwrap(), "result");
+/// assert!(ex.block_on(forever).unwrap_err().is_cancelled());
+/// ```
 pub struct JoinHandle<T> {
     raw: RawTask,
     _output: PhantomData<T>,

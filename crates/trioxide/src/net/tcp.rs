@@ -106,6 +106,28 @@ impl futures_core::Stream for Incoming<'_> {
 }
 
 /// A TCP connection.
+///
+/// ```
+/// use trioxide::io::{AsyncReadExt, AsyncWriteExt};
+/// use trioxide::net::{TcpListener, TcpStream};
+///
+/// trioxide::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let echo = trioxide::spawn(async move {
+///         let (mut conn, _) = listener.accept().await.unwrap();
+///         let mut buf = [0; 5];
+///         conn.read_exact(&mut buf).await.unwrap();
+///         conn.write_all(&buf).await.unwrap();
+///     });
+///     let mut stream = TcpStream::connect(addr).await.unwrap();
+///     stream.write_all(b"hello").await.unwrap();
+///     let mut back = String::new();
+///     stream.read_to_string(&mut back).await.unwrap(); // until the server closes
+///     assert_eq!(back, "hello");
+///     echo.await.unwrap();
+/// });
+/// ```
 #[derive(Debug)]
 pub struct TcpStream {
     io: PollFd<std::net::TcpStream>,

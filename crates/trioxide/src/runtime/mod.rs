@@ -59,6 +59,19 @@ impl Runtime {
     }
 
     /// Configure a runtime.
+    ///
+    /// ```
+    /// use trioxide::runtime::{Flavor, Io, Runtime};
+    ///
+    /// let rt = Runtime::builder()
+    ///     .flavor(Flavor::WorkStealing)
+    ///     .worker_threads(2)
+    ///     .io(Io::Auto) // io_uring where the kernel allows it, else epoll
+    ///     .build()
+    ///     .expect("the runtime builds");
+    /// println!("I/O backend: {}", rt.io_backend());
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -168,6 +181,15 @@ impl Runtime {
     ///
     /// # Panics
     /// If called from inside a runtime (use `.await` there).
+    ///
+    /// ```
+    /// let rt = trioxide::Runtime::new().unwrap();
+    /// let out = rt.block_on(async {
+    ///     trioxide::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     "slept"
+    /// });
+    /// assert_eq!(out, "slept");
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _context = context::enter_runtime(&self.handle);
@@ -297,6 +319,14 @@ impl std::fmt::Debug for Runtime {
 ///
 /// # Panics
 /// If called inside a runtime, or if the runtime cannot be built.
+///
+/// ```
+/// let answer = trioxide::run(async {
+///     let task = trioxide::spawn(async { 40 + 2 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
 #[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
     if Handle::try_current().is_ok() {

@@ -20,6 +20,18 @@ pub struct Interval {
 ///
 /// # Panics
 /// If `period` is zero (it would tick forever without waiting).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trioxide::run(async {
+///     let mut ticker = trioxide::time::interval(Duration::from_millis(10));
+///     ticker.tick().await; // the first tick is immediate
+///     for _ in 0..3 {
+///         ticker.tick().await; // then one every 10 ms
+///     }
+/// });
+/// ```
 pub fn interval(period: Duration) -> Interval {
     interval_at(Instant::now(), period)
 }

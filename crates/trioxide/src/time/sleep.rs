@@ -13,6 +13,17 @@ use trioxide_reactor::timers::Registered;
 /// Waits for `duration` (asyncio's `await asyncio.sleep(seconds)`).
 ///
 /// Never completes early; resolution is 1 ms. Must be awaited inside a runtime.
+///
+/// ```
+/// use std::time::Duration;
+/// use trioxide::time::{Instant, sleep};
+///
+/// trioxide::run(async {
+///     let started = Instant::now();
+///     sleep(Duration::from_millis(20)).await;
+///     assert!(started.elapsed() >= Duration::from_millis(20)); // never early
+/// });
+/// ```
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep::new(Instant::now().saturating_add(duration))
 }

@@ -17,6 +17,17 @@ pub struct Elapsed(());
 /// The inner future is polled first, so one that is already ready wins even with a zero
 /// duration. On timeout it is dropped — as a cancellation, so its `on_cancel` cleanups
 /// run to completion — before `Err(Elapsed)` is returned.
+///
+/// ```
+/// use std::time::Duration;
+/// use trioxide::time::{sleep, timeout};
+///
+/// trioxide::run(async {
+///     assert_eq!(timeout(Duration::from_secs(10), async { 7 }).await, Ok(7));
+///     let late = timeout(Duration::from_millis(5), sleep(Duration::from_secs(60))).await;
+///     assert!(late.is_err()); // Elapsed: the sleep was dropped
+/// });
+/// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     timeout_at(Instant::now().saturating_add(duration), future)
 }
