@@ -274,3 +274,62 @@ rt_test! {
         assert!(task.await.unwrap_err().is_cancelled());
     }
 }
+
+rt_test! {
+    async fn a_shielded_cancel_scope_finishes_under_an_outer_cancel() {
+        let finished = Arc::new(AtomicBool::new(false));
+        let f = finished.clone();
+        let inner = CancelScope::new();
+        let started = Instant::now();
+        let outer = trioxide::move_on_after(Duration::from_millis(5), async {
+            inner
+                .run_shielded(async move {
+                    sleep(Duration::from_millis(30)).await;
+                    f.store(true, Ordering::SeqCst);
+                })
+                .await
+        })
+        .await;
+        assert_eq!(outer, None, "the outer timeout fired");
+        assert!(finished.load(Ordering::SeqCst), "the shielded work completed first");
+        assert!(started.elapsed() >= Duration::from_millis(30));
+    }
+}
+
+rt_test! {
+    async fn a_shielded_cancel_scope_still_obeys_its_own_deadline() {
+        // Outer cancel at 5 ms; the shielded scope's own deadline (20 ms) stops its
+        // hour-long sleep, so the outer waits for that and no longer.
+        let inner = CancelScope::with_timeout(Duration::from_millis(20));
+        let probe = inner.clone();
+        let started = Instant::now();
+        let outer = trioxide::move_on_after(Duration::from_millis(5), async {
+            inner
+                .run_shielded(sleep(Duration::from_secs(3600)))
+                .await
+        })
+        .await;
+        assert_eq!(outer, None);
+        assert!(probe.cancelled_caught(), "the scope's own deadline cut the sleep");
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+}
+
+rt_test! {
+    async fn an_unshielded_cancel_scope_is_cut_off_by_the_outer_cancel() {
+        let finished = Arc::new(AtomicBool::new(false));
+        let f = finished.clone();
+        let inner = CancelScope::new();
+        let outer = trioxide::move_on_after(Duration::from_millis(5), async {
+            inner
+                .run(async move {
+                    sleep(Duration::from_secs(3600)).await;
+                    f.store(true, Ordering::SeqCst);
+                })
+                .await
+        })
+        .await;
+        assert_eq!(outer, None);
+        assert!(!finished.load(Ordering::SeqCst));
+    }
+}

@@ -271,6 +271,41 @@ impl CancelScope {
     }
 }
 
+impl CancelScope {
+    /// Runs `future` in the scope, shielded: cancellations from *outside* the scope (an
+    /// enclosing timeout or `CancelScope`, the task's or a scope child's cancellation) do
+    /// not stop it — it keeps running, as cleanup, and whoever cancelled waits for it
+    /// (bounded by the grace period, as every cleanup). The scope's own `cancel()` and
+    /// deadline still stop it. This is Trio's `CancelScope(shield=True)`; the future must
+    /// be `Send + 'static` because it may outlive the caller's frame.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trioxide::CancelScope;
+    /// trioxide::run(async {
+    ///     let inner = CancelScope::new();
+    ///     let outer = trioxide::move_on_after(Duration::from_millis(5), async {
+    ///         inner
+    ///             .run_shielded(async {
+    ///                 trioxide::time::sleep(Duration::from_millis(20)).await;
+    ///                 "flushed" // finishes although the outer timeout fired
+    ///             })
+    ///             .await
+    ///     })
+    ///     .await;
+    ///     assert_eq!(outer, None); // the outer timeout still reports that it fired
+    /// });
+    /// ```
+    pub async fn run_shielded<F>(&self, future: F) -> Option<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let scope = self.clone();
+        shield(async move { scope.run(future).await }).await
+    }
+}
+
 impl std::fmt::Debug for CancelScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.inner.lock().unwrap();
