@@ -36,8 +36,8 @@ pub fn available() -> bool {
     quiet(&["miri", "--version"]) && quiet(&["miri", "setup"])
 }
 
-/// The bounded Miri set: the task core's unit tests and executor tests, and the
-/// channels' unit tests (the property tests and the 100,000-task test are too slow under
+/// The bounded Miri set: the task core's unit tests and executor tests, the channels'
+/// unit tests, and the scope crate's executor-level tests (the property tests and the 100,000-task test are too slow under
 /// Miri and stay with the normal suite).
 pub fn run_bounded() -> Result<(), String> {
     let targets: &[&[&str]] = &[
@@ -59,6 +59,7 @@ pub fn run_bounded() -> Result<(), String> {
             "hundred_thousand",
         ],
         &["-p", "trioxide-sync", "--lib"],
+        &["-p", "trioxide-scope", "--test", "scope_core"],
     ];
     for target in targets {
         let mut args = vec!["miri", "test"];

@@ -27,12 +27,14 @@
 
 mod error;
 mod handle;
+mod local;
 mod loom;
 mod ready;
 mod scope;
 
 pub use error::{BoxError, ChildError, Failure, ScopeError};
 pub use handle::ScopeHandle;
+pub use local::{LocalScope, LocalScopeFuture, LocalScopeHandle, scope_local};
 pub use scope::{Scope, ScopeFuture, Spawn, SpawnerSource, scope_with};
 
 /// asyncio's name for a scope's handle: `async with TaskGroup() as tg`.

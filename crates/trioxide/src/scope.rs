@@ -11,7 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 pub use trioxide_scope::{
-    BoxError, ChildError, Failure, Scope, ScopeError, ScopeFuture, ScopeHandle, TaskGroup,
+    BoxError, ChildError, Failure, LocalScope, LocalScopeFuture, LocalScopeHandle, Scope,
+    ScopeError, ScopeFuture, ScopeHandle, TaskGroup,
 };
 
 struct RuntimeSpawner(Handle);
@@ -58,6 +59,36 @@ where
     B: Future + Send + 'env,
 {
     trioxide_scope::scope_with(trioxide_scope::SpawnerSource::Lazy(current_spawner), body)
+}
+
+/// Like [`scope`], for bodies and borrowed children that are not `Send` (they hold
+/// `Rc`s, `RefCell` borrows, thread-bound handles). The scope's future is `!Send`: await
+/// it in `trioxide::run`'s main future, a `spawn_local` task, or on a current-thread
+/// runtime. Parallel children still must be `Send + 'static`.
+///
+/// ```
+/// use std::cell::RefCell;
+/// trioxide::run(async {
+///     let log = RefCell::new(Vec::new()); // &RefCell is not Send
+///     trioxide::scope_local(|s| {
+///         let log = &log;
+///         async move {
+///             for i in 0..3 {
+///                 s.spawn(async move { log.borrow_mut().push(i) });
+///             }
+///         }
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(log.into_inner().len(), 3);
+/// });
+/// ```
+pub fn scope_local<'env, F, B>(body: F) -> LocalScopeFuture<'env, B>
+where
+    F: FnOnce(LocalScope<'env>) -> B,
+    B: Future + 'env,
+{
+    trioxide_scope::scope_local(trioxide_scope::SpawnerSource::Lazy(current_spawner), body)
 }
 
 /// The current runtime as a scope spawner.
