@@ -279,3 +279,32 @@ rt_test! {
         assert_eq!(count.load(Ordering::Relaxed), 10_000);
     }
 }
+
+rt_test! {
+    async fn a_child_watching_cancelled_gets_to_clean_up_asynchronously() {
+        let cleaned = AtomicBool::new(false);
+        let result = trioxide::scope(|s| {
+            let cleaned = &cleaned;
+            async move {
+                s.spawn(async move {
+                    trioxide::select! {
+                        _ = trioxide::cancelled() => {
+                            // Async, borrowing cleanup after the scope's cancellation.
+                            sleep(Duration::from_millis(5)).await;
+                            cleaned.store(true, Ordering::SeqCst);
+                        }
+                        _ = sleep(Duration::from_secs(3600)) => {}
+                    }
+                });
+                s.spawn_fallible(async {
+                    sleep(Duration::from_millis(5)).await;
+                    Err::<(), _>("sibling failed")
+                });
+            }
+        })
+        .await;
+        let err = result.unwrap_err();
+        assert_eq!(err.failures().len(), 1);
+        assert!(cleaned.load(Ordering::SeqCst), "the scope waited for the cleanup");
+    }
+}

@@ -28,6 +28,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use trioxide_task::JoinHandle;
+use trioxide_task::cancel::ChildCancelSlot;
 
 /// How a scope starts `spawn_parallel` children: the runtime's spawner.
 pub trait Spawn: Send + Sync + 'static {
@@ -44,6 +45,8 @@ struct Child<'env> {
     abort: Box<dyn Fn(ChildError) + Send + 'env>,
     /// Cleanup handed over by a cancelled child: runs to completion, never cancelled.
     shielded: bool,
+    /// What `cancelled()` inside the child watches (see `trioxide_task::cancel`).
+    cancel: ChildCancelSlot,
 }
 
 impl Child<'_> {
@@ -270,9 +273,16 @@ impl Clone for Scope<'_> {
 }
 
 impl<'env> Scope<'env> {
-    fn add(&self, child: impl FnOnce(std::sync::Arc<ChildWake>) -> Child<'env>) -> bool {
+    /// Adds a borrowed child (or, `shielded`, a cleanup); `false` if the scope is closed —
+    /// or, for a child, already cancelled (a child spawned by a child that was delivered
+    /// the cancellation starts out cancelled, as in Trio).
+    fn add(
+        &self,
+        shielded: bool,
+        child: impl FnOnce(std::sync::Arc<ChildWake>) -> Child<'env>,
+    ) -> bool {
         let mut state = self.state.lock().unwrap();
-        if state.closed {
+        if state.closed || (!shielded && state.cancel_applied) {
             return false;
         }
         let index = state.children.len();
@@ -322,7 +332,7 @@ impl<'env> Scope<'env> {
         let slot: SharedSlot<T> = new_slot();
         let for_child = slot.clone();
         let for_abort = slot.clone();
-        let added = self.add(move |wake| Child {
+        let added = self.add(false, move |wake| Child {
             future: Box::pin(async move {
                 match future.await {
                     Ok(v) => {
@@ -338,6 +348,7 @@ impl<'env> Scope<'env> {
             wake,
             abort: Box::new(move |why| fill(&for_abort, Err(why))),
             shielded: false,
+            cancel: ChildCancelSlot::new(),
         });
         if !added {
             fill(&slot, Err(ChildError::Cancelled));
@@ -453,6 +464,8 @@ impl<'env> Scope<'env> {
 pub struct ScopeFuture<'env, B: Future> {
     scope: Scope<'env>,
     body: Option<Pin<Box<B>>>,
+    /// What `cancelled()` inside the body watches.
+    body_cancel: ChildCancelSlot,
     output: Option<B::Output>,
     scratch: Vec<usize>,
 }
@@ -494,6 +507,7 @@ where
     ScopeFuture {
         scope,
         body: Some(body),
+        body_cancel: ChildCancelSlot::new(),
         output: None,
         scratch: Vec::new(),
     }
@@ -512,6 +526,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
         let Some(body) = self.body.as_mut() else {
             return;
         };
+        let _watch = self.body_cancel.enter();
         match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => {
                 self.output = Some(v);
@@ -544,18 +559,23 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                     .get_mut(index)
                     .and_then(Option::take);
                 let Some(mut child) = taken else { continue };
-                if child.is_droppable() && self.scope.is_cancelled() {
+                if child.is_droppable() && self.scope.is_cancelled() && !child.cancel.is_delivered()
+                {
                     // Cancelled: a borrowed child is not polled again; `apply_cancel`
-                    // drops it.
+                    // drops it (unless it watches `cancelled()`: then it is delivered
+                    // the cancellation and polled on).
                     self.scope.state.lock().unwrap().children[index] = Some(child);
                     continue;
                 }
                 child.wake.unqueue();
                 let waker = Waker::from(child.wake.clone());
                 let mut child_cx = Context::from_waker(&waker);
-                let polled = catch_unwind(AssertUnwindSafe(|| {
-                    child.future.as_mut().poll(&mut child_cx)
-                }));
+                let polled = {
+                    let _watch = child.cancel.enter();
+                    catch_unwind(AssertUnwindSafe(|| {
+                        child.future.as_mut().poll(&mut child_cx)
+                    }))
+                };
                 match polled {
                     Ok(Poll::Pending) => {
                         self.scope.state.lock().unwrap().children[index] = Some(child);
@@ -598,7 +618,13 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
             state.cancel_applied = true;
             let State { children, live, .. } = &mut *state;
             for slot in children.iter_mut() {
-                if slot.as_ref().is_some_and(Child::is_droppable) {
+                let Some(child) = slot.as_ref().filter(|c| c.is_droppable()) else {
+                    continue;
+                };
+                if child.cancel.deliver() {
+                    // It awaits `cancelled()`: wake it to see that, instead of dropping.
+                    std::task::Wake::wake_by_ref(&child.wake);
+                } else {
                     dropped.push(slot.take().expect("checked above"));
                     *live -= 1;
                 }
@@ -606,8 +632,15 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
         }
         self.scope.shared.cancel_tasks();
         // Drop the body and the borrowed children as a cancellation: their `on_cancel`
-        // cleanups come back and run as shielded children before the scope returns.
-        let body = self.body.take();
+        // cleanups come back and run as shielded children before the scope returns. A
+        // body awaiting `cancelled()` is delivered the cancellation instead (it is polled
+        // right after this).
+        let body = if self.body.is_some() && self.body_cancel.deliver() {
+            self.scope.ready.wake_parent(); // in case the body's poll already passed
+            None
+        } else {
+            self.body.take()
+        };
         let cleanups = trioxide_task::cancel::collect_cleanups(move || {
             drop(body);
             for child in dropped {
@@ -616,11 +649,12 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
             }
         });
         for cleanup in cleanups {
-            self.scope.add(move |wake| Child {
+            self.scope.add(true, move |wake| Child {
                 future: Box::pin(ShieldedCleanup(Some(cleanup))),
                 wake,
                 abort: Box::new(|_| {}),
                 shielded: true,
+                cancel: ChildCancelSlot::new(),
             });
         }
     }

@@ -276,3 +276,91 @@ fn local_scope_futures_and_handles_are_not_send() {
     <trioxide_scope::LocalScopeHandle<u32> as AmbiguousIfSend<_>>::check();
     <trioxide_scope::LocalScope<'static> as AmbiguousIfSend<_>>::check();
 }
+
+/// Waits for whichever comes first: `cancelled()` (returns `true`) or `work`.
+async fn cancelled_or<F: Future<Output = ()>>(work: F) -> bool {
+    let mut watch = std::pin::pin!(trioxide_task::cancel::cancelled());
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if watch.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(true);
+        }
+        work.as_mut().poll(cx).map(|()| false)
+    })
+    .await
+}
+
+#[test]
+fn a_child_awaiting_cancelled_is_told_instead_of_dropped_and_cleans_up_borrowing() {
+    let ex = LocalExecutor::new();
+    let mut report = Vec::new();
+    let result = ex.block_on(scope_local(None, |s| {
+        let report = &mut report;
+        async move {
+            s.spawn(async move {
+                let was_cancelled = cancelled_or(std::future::pending()).await;
+                // Async cleanup that borrows from the caller's frame.
+                yield_now().await;
+                report.push(if was_cancelled {
+                    "cleaned up"
+                } else {
+                    "finished"
+                });
+            });
+            s.spawn(async {
+                yield_now().await;
+            });
+            s.spawn_fallible(async {
+                yield_now().await;
+                Err::<(), _>("sibling failed")
+            });
+        }
+    }));
+    let err = result.unwrap_err();
+    assert_eq!(err.failures().len(), 1, "only the sibling's failure");
+    assert_eq!(report, ["cleaned up"]);
+}
+
+#[test]
+fn a_body_awaiting_cancelled_sees_scope_cancel_and_returns_its_value() {
+    let ex = LocalExecutor::new();
+    let out = ex.block_on(scope_local(None, |s| async move {
+        let s2 = s.clone();
+        s.spawn(async move {
+            yield_now().await;
+            s2.cancel();
+        });
+        let was_cancelled = cancelled_or(std::future::pending()).await;
+        // Children spawned once the scope is cancelled start out cancelled.
+        let late = s.spawn(async { 1 });
+        assert_eq!(late.await, Err(ChildError::Cancelled));
+        was_cancelled
+    }));
+    assert!(
+        out.unwrap(),
+        "the body's cancelled() resolved and its value came back"
+    );
+}
+
+#[test]
+fn a_child_that_stopped_watching_is_dropped_as_usual() {
+    let ex = LocalExecutor::new();
+    let finished = Cell::new(false);
+    let result = ex.block_on(scope_local(None, |s| {
+        let finished = &finished;
+        async move {
+            s.spawn(async move {
+                // Watches briefly, then stops (the cancelled() future is dropped).
+                let _ = cancelled_or(yield_now()).await;
+                std::future::pending::<()>().await;
+                finished.set(true);
+            });
+            s.spawn_fallible(async {
+                pending_times(3).await;
+                Err::<(), _>("boom")
+            });
+        }
+    }));
+    assert!(result.is_err());
+    assert!(!finished.get());
+}

@@ -10,6 +10,7 @@
 //! (the future finished, or the runtime is shutting down) collects nothing, so
 //! `defer_cleanup` refuses and the guard simply drops its future.
 
+pub use crate::child_cancel::{ChildCancelGuard, ChildCancelSlot};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -109,8 +110,9 @@ impl Drop for JoinCleanups {
     }
 }
 
-/// Resolves when the current task is asked to cancel (`JoinHandle::cancel`), while this
-/// future is being awaited — so a task can watch for its own cancellation in a `select!`
+/// Resolves when the current task is asked to cancel (`JoinHandle::cancel`) — or, inside
+/// a scope's borrowed child or body, when that scope is cancelled — while this future is
+/// being awaited — so a task can watch for its own cancellation in a `select!`
 /// and react (clean up, finish early, or carry on). While a `cancelled()` future is
 /// pending in a task, a cancellation request is *delivered* to it as a wake-up instead of
 /// dropping the task's future (asyncio's catchable `CancelledError`); when no
@@ -118,7 +120,12 @@ impl Drop for JoinCleanups {
 /// the task is no longer cancelled: what it does next is up to it, and its handle gets
 /// whatever it returns.
 ///
-/// Outside a task (e.g. in the root future of `block_on`) it never resolves.
+/// Inside a scope child the same holds one level down: while the child awaits
+/// `cancelled()`, cancelling its scope (a sibling's failure, `Scope::cancel`) wakes the
+/// child instead of dropping it, and the scope waits for it to finish. It watches the
+/// innermost scope child it is first polled in (not enclosing scopes, not the task).
+///
+/// Outside a task and a scope (e.g. in the root future of `block_on`) it never resolves.
 ///
 /// ```
 /// use trioxide_task::{LocalExecutor, cancel::cancelled, yield_now};
@@ -134,6 +141,7 @@ impl Drop for JoinCleanups {
 pub fn cancelled() -> Cancelled {
     Cancelled {
         task: None,
+        child: None,
         watching: false,
         outside: false,
     }
@@ -143,8 +151,30 @@ pub fn cancelled() -> Cancelled {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Cancelled {
     task: Option<crate::task::TaskRef>,
+    /// Set instead of `task` when first polled inside a scope child (see
+    /// [`ChildCancelSlot`]).
+    child: Option<crate::loom::sync::Arc<crate::child_cancel::ChildCancel>>,
     watching: bool,
     outside: bool,
+}
+
+impl Cancelled {
+    /// The scope-child path: resolves once the child's scope delivered its cancellation.
+    fn poll_child(&mut self) -> Poll<()> {
+        let child = self.child.as_ref().expect("checked by the caller");
+        if !self.watching {
+            child.watch();
+            self.watching = true;
+        }
+        if child.is_delivered() {
+            child.unwatch();
+            self.watching = false;
+            Poll::Ready(())
+        } else {
+            // The scope wakes the child when it delivers.
+            Poll::Pending
+        }
+    }
 }
 
 impl Future for Cancelled {
@@ -154,7 +184,14 @@ impl Future for Cancelled {
         if self.outside {
             return Poll::Pending;
         }
+        if self.child.is_some() {
+            return self.poll_child();
+        }
         if self.task.is_none() {
+            if let Some(child) = crate::child_cancel::current_child() {
+                self.child = Some(child);
+                return self.poll_child();
+            }
             match crate::task::TaskRef::current() {
                 Some(task) => self.task = Some(task),
                 None => {
@@ -177,9 +214,12 @@ impl Future for Cancelled {
 
 impl Drop for Cancelled {
     fn drop(&mut self) {
-        if self.watching
-            && let Some(task) = &self.task
-        {
+        if !self.watching {
+            return;
+        }
+        if let Some(child) = &self.child {
+            child.unwatch();
+        } else if let Some(task) = &self.task {
             task.state().unwatch_cancel();
         }
     }

@@ -25,6 +25,7 @@
 
 mod blocking;
 pub mod cancel;
+mod child_cancel;
 pub mod coop;
 mod loom;
 mod pad;
