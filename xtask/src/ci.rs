@@ -31,7 +31,7 @@ pub fn run_steps() -> Result<(), String> {
     }
     run_cmd(cargo(&["test", "--workspace", "--doc"]))?;
     run_cmd(rustdoc_check())?;
-    crate::loom::run_with_bound(2)?;
+    crate::loom::run_with_bound(2, false)?;
     if crate::miri::available() {
         crate::miri::run_bounded()?;
     } else {

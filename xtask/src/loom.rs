@@ -14,8 +14,9 @@ const TARGETS: &[(&str, &[&str])] = &[
     ("trioxide-scope", &["--test", "loom_scope"]),
 ];
 
-/// Runs every loom target with `LOOM_MAX_PREEMPTIONS=bound`.
-pub fn run_with_bound(bound: u32) -> Result<(), String> {
+/// Runs every loom target with `LOOM_MAX_PREEMPTIONS=bound`; `thorough` also runs the
+/// models too large for the CI budget (they check `TRIOXIDE_LOOM_THOROUGH`).
+pub fn run_with_bound(bound: u32, thorough: bool) -> Result<(), String> {
     for (package, selector) in TARGETS {
         let mut args = vec!["test", "--release", "-p", package];
         args.extend_from_slice(selector);
@@ -23,6 +24,9 @@ pub fn run_with_bound(bound: u32) -> Result<(), String> {
         cmd.env("RUSTFLAGS", "--cfg trioxide_loom -C debug-assertions")
             .env("CARGO_TARGET_DIR", project_root().join("target/loom"))
             .env("LOOM_MAX_PREEMPTIONS", bound.to_string());
+        if thorough {
+            cmd.env("TRIOXIDE_LOOM_THOROUGH", "1");
+        }
         run_cmd(cmd)?;
     }
     Ok(())
@@ -30,5 +34,5 @@ pub fn run_with_bound(bound: u32) -> Result<(), String> {
 
 /// Entry point for `cargo xtask loom`.
 pub fn run(_args: &[String]) -> Result<(), String> {
-    run_with_bound(3)
+    run_with_bound(3, true)
 }

@@ -1,7 +1,8 @@
 //! Loom models of the work-stealing pool's parking (the real code under
 //! `--cfg trioxide_loom`): a task injected just as the only worker parks must still run
-//! (no lost wake-up), and shutdown racing a wake from another thread neither hangs nor
-//! leaks (loom reports leaked `Arc`s).
+//! (no lost wake-up), shutdown racing a wake from another thread neither hangs nor
+//! leaks (loom reports leaked `Arc`s), and (thorough runs only) two workers with a ring
+//! overflowing into the injector run every task exactly once without deadlock.
 #![cfg(trioxide_loom)]
 
 use loom::sync::Arc;
@@ -47,5 +48,53 @@ fn shutdown_races_a_spawn_from_another_thread() {
         // Either it ran before shutdown, or it was cancelled; never left pending.
         assert!(handle.is_finished());
         assert!(ran.load(Ordering::SeqCst) <= 1);
+    });
+}
+
+/// Two workers; a task spawns more children from inside its worker than the (loom-sized,
+/// four-slot) ring holds, so half the ring overflows into the injector while the other
+/// worker may be stealing from the ring or pulling a batch from the injector. Every
+/// child must run exactly once and nobody may deadlock (the worker once re-entered the
+/// injector's lock when a batch met a full ring).
+#[test]
+fn local_spawns_overflowing_into_the_injector_all_run_once() {
+    // About four minutes even at one preemption: `cargo xtask loom` runs it, the CI's
+    // bounded loom step skips it.
+    if std::env::var_os("TRIOXIDE_LOOM_THOROUGH").is_none() {
+        eprintln!("skipped: set TRIOXIDE_LOOM_THOROUGH=1 (cargo xtask loom does)");
+        return;
+    }
+    let mut model = loom::model::Builder::new();
+    // Two workers and the main thread make a large state space: keep the bound small
+    // whatever the environment asks for, so the model stays within the CI budget.
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let pool = WorkStealing::new(
+            WorkStealingConfig {
+                workers: 2,
+                ..Default::default()
+            },
+            Box::new(ThreadPark::new()),
+        )
+        .unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (r, spawner) = (ran.clone(), pool.spawner());
+        let root = pool.spawn(async move {
+            // Spawned from inside a worker: onto its ring, overflowing into the injector.
+            let handles: Vec<_> = (0..5)
+                .map(|_| {
+                    let r = r.clone();
+                    spawner.spawn(async move {
+                        r.fetch_add(1, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.unwrap();
+            }
+        });
+        LocalExecutor::new().block_on(root).unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 5, "each child ran exactly once");
+        drop(pool);
     });
 }
