@@ -27,6 +27,7 @@
 
 mod cancel;
 pub mod combine;
+pub mod compat;
 pub mod debug;
 pub mod fs;
 pub mod io;
@@ -34,6 +35,7 @@ mod loom;
 pub mod net;
 pub mod runtime;
 pub mod scope;
+pub mod signal;
 pub mod task;
 pub mod time;
 
