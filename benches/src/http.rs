@@ -23,12 +23,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WORKERS: usize = 2;
 const CONNECTIONS: usize = 100;
-const REQUESTS_PER_CONNECTION: usize = 50;
+const REQUESTS_PER_CONNECTION: usize = 200;
 const REQUEST: &[u8] = b"GET /bench HTTP/1.1\r\nhost: localhost\r\n\r\n";
 
 /// The handler both servers run.
 async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello, World!",
+    ))))
 }
 
 /// Starts hyper on a trioxide runtime in a background thread; returns its address.
@@ -42,7 +44,9 @@ fn trioxide_server() -> SocketAddr {
             .build()
             .expect("trioxide runtime");
         rt.block_on(async move {
-            let listener = trioxide::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let listener = trioxide::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             loop {
                 let Ok((conn, _)) = listener.accept().await else {
@@ -180,7 +184,7 @@ pub fn benches() -> Vec<Bench> {
     vec![
         Bench {
             name: "http1_hello",
-            what: "hyper HTTP/1.1 hello world: 5,000 requests on 100 keep-alive connections (2 workers; ratio = inverse requests/s ratio)",
+            what: "hyper HTTP/1.1 hello world: 20,000 requests on 100 keep-alive connections (2 workers; ratio = inverse requests/s ratio)",
             trioxide: Box::new(move || load(*ours.get_or_init(trioxide_server)).1),
             tokio: Box::new(move || load(*theirs.get_or_init(tokio_server)).1),
         },
@@ -231,10 +235,7 @@ impl hyper::rt::Write for TokioHyperIo {
         tokio::io::AsyncWrite::poll_flush(Pin::new(&mut self.0), cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         tokio::io::AsyncWrite::poll_shutdown(Pin::new(&mut self.0), cx)
     }
 
