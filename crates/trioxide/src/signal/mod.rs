@@ -28,7 +28,7 @@
 //!
 //! An internal listener (say, a debug task dump on `SIGUSR1`) is a task around a
 //! [`Signal`]: `let mut s = signal(SignalKind::user_defined1())?;` then
-//! `spawn(async move { loop { s.recv().await; eprintln!("{}", dump()) } })`.
+//! `spawn(async move { while s.recv().await.is_some() { eprintln!("{}", dump()) } })`.
 //!
 //! # Graceful shutdown
 //!
@@ -124,6 +124,13 @@ pub enum SignalError {
          trioxide::run(..) or Runtime::block_on"
     )]
     NoRuntime,
+    /// The runtime the listener was created in has shut down, so it can no longer be
+    /// woken.
+    #[error(
+        "the runtime this signal listener was created in has shut down; create listeners \
+         inside the runtime that awaits them"
+    )]
+    Closed,
     /// The operating system refused (installing the handler, creating the pipe, or
     /// registering it).
     #[error("could not set up the signal listener: {0}")]
@@ -133,7 +140,8 @@ pub enum SignalError {
 /// A listener for one Unix signal, made by [`signal`].
 ///
 /// [`recv`](Signal::recv) waits for the next delivery; `Signal` is also a
-/// `futures_core::Stream` of `()`, one item per delivery (it never ends).
+/// `futures_core::Stream` of `()`, one item per delivery, which ends only if the
+/// listener's runtime shuts down.
 #[derive(Debug)]
 pub struct Signal {
     kind: SignalKind,
@@ -181,8 +189,7 @@ pub fn signal(kind: SignalKind) -> Result<Signal, SignalError> {
 /// As [`signal`].
 pub async fn ctrl_c() -> Result<(), SignalError> {
     let mut interrupt = signal(SignalKind::interrupt())?;
-    interrupt.recv().await;
-    Ok(())
+    interrupt.recv().await.ok_or(SignalError::Closed)
 }
 
 impl Signal {
@@ -191,18 +198,20 @@ impl Signal {
         self.kind
     }
 
-    /// Waits for the next delivery (deliveries since the last `recv` coalesce into one).
-    /// Cancel-safe: dropping the future loses no delivery.
-    pub async fn recv(&mut self) {
+    /// Waits for the next delivery (deliveries since the last `recv` coalesce into one):
+    /// `Some(())`, or `None` once the listener's runtime has shut down (it can then never
+    /// be woken). Cancel-safe: dropping the future loses no delivery.
+    pub async fn recv(&mut self) -> Option<()> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
-    /// Polls for a delivery; `Ready(())` once one arrived since the last report.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Polls for a delivery: `Ready(Some(()))` once one arrived since the last report,
+    /// `Ready(None)` once the listener's runtime has shut down.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
         let sig = self.kind.as_raw();
         loop {
             if self.take_delivery(sig) {
-                return Poll::Ready(());
+                return Poll::Ready(Some(()));
             }
             // Drain the pipe until the reactor has our waker: the next write wakes us.
             match self
@@ -211,17 +220,14 @@ impl Signal {
             {
                 Poll::Ready(Ok(_)) => continue,
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Poll::Ready(Err(_)) => {
-                    // The pipe cannot fail to read (it is ours, open, non-blocking);
-                    // should it, poll again later instead of reporting a delivery.
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
+                // The reactor is gone (its runtime shut down): nothing can wake us again.
+                // (Reading our own non-blocking pipe fails in no other way.)
+                Poll::Ready(Err(_)) => return Poll::Ready(None),
                 Poll::Pending => {
                     // A delivery between our first check and the waker's registration
                     // drained by another listener: the count still shows it.
                     return if self.take_delivery(sig) {
-                        Poll::Ready(())
+                        Poll::Ready(Some(()))
                     } else {
                         Poll::Pending
                     };
@@ -245,7 +251,7 @@ impl futures_core::Stream for Signal {
     type Item = ();
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
-        self.get_mut().poll_recv(cx).map(Some)
+        self.get_mut().poll_recv(cx)
     }
 }
 
@@ -269,5 +275,20 @@ mod tests {
                 crate::move_on_after(std::time::Duration::from_millis(50), sig.recv()).await;
             assert_eq!(waited, None);
         });
+    }
+
+    #[test]
+    fn a_listener_whose_runtime_shut_down_ends_instead_of_spinning() {
+        let rt = crate::Runtime::new().unwrap();
+        let mut sig = rt
+            .block_on(async { signal(SignalKind::from_raw(libc::SIGRTMIN() + 4).unwrap()) })
+            .unwrap();
+        drop(rt);
+        let other = crate::Runtime::new().unwrap();
+        let got = other.block_on(crate::move_on_after(
+            std::time::Duration::from_secs(10),
+            sig.recv(),
+        ));
+        assert_eq!(got, Some(None), "recv reports the closed listener");
     }
 }
