@@ -7,6 +7,7 @@
 //! profilers and `perf stat`.
 
 mod current_thread;
+mod http;
 mod peak;
 mod scope;
 mod sync;
@@ -60,7 +61,8 @@ fn main() {
         .into_iter()
         .chain(work_stealing::benches())
         .chain(scope::benches())
-        .chain(sync::benches());
+        .chain(sync::benches())
+        .chain(http::benches());
     for mut bench in all {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;
@@ -128,7 +130,9 @@ fn main() {
          workers; `scope_*` the same on trioxide's default backend (`Io::Auto`: io_uring \
          here) against `JoinSet`; the `*_vs_*` rows compare \
          trioxide-sync with the named peer, all on one tokio multi_thread runtime (2 \
-         workers), the `blocking_*` rows between plain threads.\n\n{table}"
+         workers), the `blocking_*` rows between plain threads; `http1_*` run hyper on trioxide \
+         (WorkStealing, epoll) and on tokio (multi_thread), 2 workers each, loaded by one \
+         generator on its own thread.\n\n{table}"
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     if filter.is_empty() {

@@ -16,20 +16,39 @@ pub fn run_steps() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    // The facade's optional ecosystem features (hyper, tokio-io, tracing): linted here,
+    // tested by the `--all-features` test runs below.
+    run_cmd(cargo(&[
+        "clippy",
+        "-p",
+        "trioxide",
+        "--all-features",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     if has_cargo_subcommand("nextest") {
-        run_cmd(cargo(&["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+        run_cmd(cargo(&[
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ]))?;
     } else {
         eprintln!("cargo-nextest not installed: using cargo test");
         run_cmd(cargo(&[
             "test",
             "--workspace",
+            "--all-features",
             "--no-fail-fast",
             "--lib",
             "--bins",
             "--tests",
         ]))?;
     }
-    run_cmd(cargo(&["test", "--workspace", "--doc"]))?;
+    run_cmd(cargo(&["test", "--workspace", "--all-features", "--doc"]))?;
     run_cmd(rustdoc_check())?;
     crate::loom::run_with_bound(2, false)?;
     if crate::miri::available() {

@@ -98,6 +98,8 @@ pub(crate) struct DebugHooks {
     tasks: Mutex<HashMap<TaskId, TaskInfo>>,
     slow_poll: Duration,
     sink: LogSink,
+    /// `tracing` spans and events (feature `tracing`; does nothing without it).
+    spans: crate::compat::tracing::TaskSpans,
 }
 
 impl DebugHooks {
@@ -106,10 +108,12 @@ impl DebugHooks {
             tasks: Mutex::new(HashMap::new()),
             slow_poll,
             sink,
+            spans: crate::compat::tracing::TaskSpans::new(),
         }
     }
 
     fn log(&self, line: &str) {
+        crate::compat::tracing::forward_line(line);
         (self.sink.0)(&format!("trioxide debug: {line}"));
     }
 
@@ -128,6 +132,7 @@ impl TaskHooks for DebugHooks {
             Some((name, at)) => (name, Some(at)),
             None => (None, None),
         };
+        self.spans.on_spawn(id, name.as_deref(), at);
         let info = TaskInfo {
             name,
             at,
@@ -135,6 +140,10 @@ impl TaskHooks for DebugHooks {
         };
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         tasks.insert(id, info);
+    }
+
+    fn before_poll(&self, id: TaskId) {
+        self.spans.before_poll(id);
     }
 
     fn after_poll(&self, id: TaskId, elapsed: Duration) {
@@ -145,6 +154,11 @@ impl TaskHooks for DebugHooks {
                 elapsed.as_millis()
             ));
         }
+        self.spans.after_poll();
+    }
+
+    fn on_cancel(&self, id: TaskId) {
+        self.spans.on_cancel(id);
     }
 
     fn on_unretrieved_panic(&self, id: TaskId, message: &str) {
@@ -177,6 +191,7 @@ impl TaskHooks for DebugHooks {
     }
 
     fn on_release(&self, id: TaskId) {
+        self.spans.on_release(id);
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         tasks.remove(&id);
     }

@@ -28,6 +28,7 @@
 
 mod cancel;
 pub mod combine;
+pub mod compat;
 pub mod debug;
 pub mod fs;
 pub mod io;
@@ -35,6 +36,7 @@ mod loom;
 pub mod net;
 pub mod runtime;
 pub mod scope;
+pub mod signal;
 pub mod task;
 pub mod time;
 

@@ -192,7 +192,10 @@ fn is_cleaning<F: Future, S>(cell: &Cell<F, S>) -> bool {
 /// hand over. With none, returns the task's final result (`Cancelled`, or `Panicked` if a
 /// destructor panicked); with some, installs them as the stage and returns `None` — the
 /// caller then polls or schedules the task to run them.
-fn begin_cancel<F: Future, S>(cell: &Cell<F, S>) -> Option<Result<F::Output, JoinError>> {
+fn begin_cancel<F: Future, S: Schedule>(cell: &Cell<F, S>) -> Option<Result<F::Output, JoinError>> {
+    if let Some(hooks) = cell.scheduler.hooks() {
+        hooks.on_cancel(cell.header.id);
+    }
     let mut panicked = None;
     let cleanups = crate::cancel::collect_cleanups(|| panicked = drop_stage(cell));
     if let Some(err) = panicked {

@@ -34,6 +34,13 @@ pub trait TaskHooks: Send + Sync + 'static {
         let _ = (id, elapsed);
     }
 
+    /// The task is being cancelled (its future is about to be dropped at a poll boundary,
+    /// by `JoinHandle::cancel` or a scope's cancel). Not called for shutdown's hard
+    /// cancel, which `on_shutdown` reports.
+    fn on_cancel(&self, id: TaskId) {
+        let _ = id;
+    }
+
     /// A task panicked and its output is being dropped unread: its `JoinHandle` was
     /// dropped (before or after the task finished) without taking the result. Called
     /// exactly once for such a task; never for a panic the handle returned.

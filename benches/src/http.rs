@@ -1,0 +1,253 @@
+//! HTTP/1.1 hello-world: hyper on trioxide (WorkStealing, epoll) vs the same hyper
+//! version and handler on tokio's multi-thread runtime, both with 2 workers.
+//!
+//! One load generator serves both: its own tokio current-thread runtime on its own thread,
+//! 100 keep-alive connections, each sending requests back to back with a minimal
+//! hand-written HTTP/1.1 client (so the client's cost is small and identical for both
+//! servers). Two rows: `http1_hello` times a fixed number of requests (its ratio is the
+//! inverse of the requests/s ratio) and `http1_hello_p99` reports the 99th-percentile
+//! request latency of a run.
+
+use crate::Bench;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WORKERS: usize = 2;
+const CONNECTIONS: usize = 100;
+const REQUESTS_PER_CONNECTION: usize = 200;
+const REQUEST: &[u8] = b"GET /bench HTTP/1.1\r\nhost: localhost\r\n\r\n";
+
+/// The handler both servers run.
+async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello, World!",
+    ))))
+}
+
+/// Starts hyper on a trioxide runtime in a background thread; returns its address.
+fn trioxide_server() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = trioxide::Runtime::builder()
+            .flavor(trioxide::runtime::Flavor::WorkStealing)
+            .worker_threads(WORKERS)
+            .io(trioxide::runtime::Io::Epoll)
+            .build()
+            .expect("trioxide runtime");
+        rt.block_on(async move {
+            let listener = trioxide::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let Ok((conn, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = conn.set_nodelay(true);
+                drop(trioxide::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(
+                            trioxide::compat::HyperIo::new(conn),
+                            hyper::service::service_fn(hello),
+                        )
+                        .await;
+                }));
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// Starts hyper on a tokio runtime in a background thread; returns its address.
+fn tokio_server() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(WORKERS)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let Ok((conn, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = conn.set_nodelay(true);
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioHyperIo(conn), hyper::service::service_fn(hello))
+                        .await;
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// The load generator: its own single-threaded tokio runtime on its own thread, shared
+/// by both sides so both are loaded the same way.
+fn generator() -> &'static tokio::runtime::Runtime {
+    static GENERATOR: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    GENERATOR.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("generator runtime")
+    })
+}
+
+/// One load run against `addr`: every connection's latencies, and the run's wall time.
+fn load(addr: SocketAddr) -> (Vec<Duration>, Duration) {
+    // block_on on a thread of its own: the generator never shares the servers' threads.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            generator().block_on(async move {
+                let start = Instant::now();
+                let clients: Vec<_> = (0..CONNECTIONS)
+                    .map(|_| tokio::spawn(client(addr)))
+                    .collect();
+                let mut latencies = Vec::with_capacity(CONNECTIONS * REQUESTS_PER_CONNECTION);
+                for c in clients {
+                    latencies.extend(c.await.unwrap());
+                }
+                (latencies, start.elapsed())
+            })
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// One keep-alive connection sending requests back to back; returns their latencies.
+async fn client(addr: SocketAddr) -> Vec<Duration> {
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.set_nodelay(true).unwrap();
+    let mut buf = Vec::with_capacity(1024);
+    let mut latencies = Vec::with_capacity(REQUESTS_PER_CONNECTION);
+    for _ in 0..REQUESTS_PER_CONNECTION {
+        let sent = Instant::now();
+        conn.write_all(REQUEST).await.unwrap();
+        read_response(&mut conn, &mut buf).await;
+        latencies.push(sent.elapsed());
+    }
+    latencies
+}
+
+/// Reads one response (head, then `content-length` bytes of body) into `buf`.
+async fn read_response(conn: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) {
+    buf.clear();
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).unwrap();
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .expect("content-length");
+            if buf.len() >= end + 4 + len {
+                assert_eq!(buf.len(), end + 4 + len, "one response at a time");
+                return;
+            }
+        }
+        let n = conn.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn p99(mut latencies: Vec<Duration>) -> Duration {
+    latencies.sort();
+    latencies[latencies.len() * 99 / 100]
+}
+
+/// Both HTTP rows.
+pub fn benches() -> Vec<Bench> {
+    let ours = Arc::new(OnceLock::new());
+    let theirs = Arc::new(OnceLock::new());
+    let (ours2, theirs2) = (ours.clone(), theirs.clone());
+    vec![
+        Bench {
+            name: "http1_hello",
+            what: "hyper HTTP/1.1 hello world: 20,000 requests on 100 keep-alive connections (2 workers; ratio = inverse requests/s ratio)",
+            trioxide: Box::new(move || load(*ours.get_or_init(trioxide_server)).1),
+            tokio: Box::new(move || load(*theirs.get_or_init(tokio_server)).1),
+        },
+        Bench {
+            name: "http1_hello_p99",
+            what: "the same load: 99th-percentile request latency of a run",
+            trioxide: Box::new(move || p99(load(*ours2.get_or_init(trioxide_server)).0)),
+            tokio: Box::new(move || p99(load(*theirs2.get_or_init(tokio_server)).0)),
+        },
+    ]
+}
+
+/// A tokio `TcpStream` as a hyper transport (what hyper-util's `TokioIo` does), so the
+/// tokio side runs the very same hyper server code.
+struct TokioHyperIo(tokio::net::TcpStream);
+
+impl hyper::rt::Read for TokioHyperIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        // SAFETY: tokio's `ReadBuf` only writes initialised bytes into the slice and never
+        // de-initialises any.
+        let mut tbuf = tokio::io::ReadBuf::uninit(unsafe { buf.as_mut() });
+        match tokio::io::AsyncRead::poll_read(Pin::new(&mut self.0), cx, &mut tbuf) {
+            Poll::Ready(Ok(())) => {
+                let n = tbuf.filled().len();
+                // SAFETY: the read initialised (filled) these `n` bytes.
+                unsafe { buf.advance(n) };
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl hyper::rt::Write for TokioHyperIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write(Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        tokio::io::AsyncWrite::poll_flush(Pin::new(&mut self.0), cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        tokio::io::AsyncWrite::poll_shutdown(Pin::new(&mut self.0), cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        tokio::io::AsyncWrite::is_write_vectored(&self.0)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write_vectored(Pin::new(&mut self.0), cx, bufs)
+    }
+}

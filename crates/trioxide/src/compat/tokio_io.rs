@@ -1,0 +1,106 @@
+//! [`TokioIo`]: tokio's `AsyncRead` / `AsyncWrite` over a futures-io stream (any trioxide
+//! socket), so code written against `tokio::io` (codecs, `tokio::io::copy`,
+//! `AsyncReadExt::read_exact`, ...) runs on trioxide. Only tokio's traits are used; no
+//! tokio runtime is started.
+//!
+//! ```
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use trioxide::compat::TokioIo;
+//!
+//! trioxide::run(async {
+//!     let (a, b) = trioxide::net::UnixStream::pair().unwrap();
+//!     let (mut a, mut b) = (TokioIo::new(a), TokioIo::new(b));
+//!     a.write_all(b"hello").await.unwrap();
+//!     let mut buf = [0; 5];
+//!     b.read_exact(&mut buf).await.unwrap();
+//!     assert_eq!(&buf, b"hello");
+//! });
+//! ```
+
+use futures_io::{AsyncRead, AsyncWrite};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::ReadBuf;
+
+/// The most bytes one read zero-fills in tokio's (possibly uninitialised) read buffer.
+const MAX_READ_CHUNK: usize = 64 * 1024;
+
+/// A futures-io stream seen through tokio's I/O traits.
+#[derive(Debug)]
+pub struct TokioIo<S> {
+    inner: S,
+}
+
+impl<S> TokioIo<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> TokioIo<S> {
+        TokioIo { inner }
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped stream, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the stream.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> tokio::io::AsyncRead for TokioIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let len = buf.remaining().min(MAX_READ_CHUNK);
+        let dst = buf.initialize_unfilled_to(len);
+        match Pin::new(&mut self.get_mut().inner).poll_read(cx, dst) {
+            Poll::Ready(Ok(n)) => {
+                // `advance` checks `n` against the initialised part and panics past it.
+                buf.advance(n.min(len));
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> tokio::io::AsyncWrite for TokioIo<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    /// trioxide's sockets write vectors with one `writev`.
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+}
