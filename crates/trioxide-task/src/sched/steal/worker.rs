@@ -73,6 +73,11 @@ struct Context {
     shared: Arc<Shared>,
     index: usize,
     is_searching: Cell<bool>,
+    /// Set while this worker turns the I/O driver: the wakes it dispatches then queue
+    /// tasks without waking sleepers one by one; `after_driver_turn` wakes one if the
+    /// batch left surplus work (a wake per I/O event woke a sleeper for nothing, as the
+    /// owner runs the first woken task itself).
+    in_driver: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u64>,
 }
@@ -164,8 +169,8 @@ impl Shared {
     }
 
     fn schedule_task(&self, task: Notified, is_yield: bool) {
-        let local = with_local_worker(self, |cx| cx.index);
-        let Some(index) = local else {
+        let local = with_local_worker(self, |cx| (cx.index, cx.in_driver.get()));
+        let Some((index, in_driver)) = local else {
             self.push_remote(task);
             return;
         };
@@ -176,8 +181,11 @@ impl Shared {
             match remote.replace_lifo(task) {
                 None => {
                     // The LIFO task is stealable: make sure someone can steal it should
-                    // the current task block this worker.
-                    self.notify_parked();
+                    // the current task block this worker. (Not from a driver turn: no
+                    // task is running that could block, see `after_driver_turn`.)
+                    if !in_driver {
+                        self.notify_parked();
+                    }
                     return;
                 }
                 Some(displaced) => displaced,
@@ -187,7 +195,7 @@ impl Shared {
         unsafe { remote.queue.push_back(task, &*self.inject) };
         // Only surplus work is worth waking a sleeper for: one queued task is what this
         // worker runs next anyway.
-        if remote.queue.len() > 1 {
+        if !in_driver && remote.queue.len() > 1 {
             self.notify_parked();
         }
     }
@@ -268,6 +276,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
         shared: shared.clone(),
         index,
         is_searching: Cell::new(false),
+        in_driver: Cell::new(false),
         tick: Cell::new(0),
         rng: Cell::new(
             0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
@@ -303,7 +312,9 @@ impl Context {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
             if tick.is_multiple_of(EVENT_INTERVAL) {
+                self.in_driver.set(true);
                 shared.driver.poll_nonblocking();
+                self.after_driver_turn();
             }
             if let Some(task) = self.next_local_task(tick) {
                 self.run_task(task);
@@ -418,11 +429,30 @@ impl Context {
         if last_searcher && shared.any_work() {
             shared.notify_parked();
         }
-        if !shared.shutdown.load(Ordering::SeqCst) {
+        let parked = !shared.shutdown.load(Ordering::SeqCst);
+        if parked {
+            self.in_driver.set(true);
             self.remote().parker.park(None);
         }
         let notified = shared.idle.unpark(self.index);
         self.is_searching.set(notified);
+        if parked {
+            // Only now: while still on the sleepers' list, it could pick itself to wake.
+            self.after_driver_turn();
+        }
+    }
+
+    /// Ends a driver turn: if the tasks it woke are more than the one this worker runs
+    /// next, wakes one sleeper to share them (it steals; the chain of searchers wakes
+    /// more if needed).
+    fn after_driver_turn(&self) {
+        self.in_driver.set(false);
+        let remote = self.remote();
+        let has_lifo = !remote.lifo.load(Ordering::Acquire).is_null();
+        let queued = remote.queue.len();
+        if queued + usize::from(has_lifo) > 1 {
+            self.shared.notify_parked();
+        }
     }
 
     /// On shutdown: cancel every task (the first worker out does it, dropping futures
