@@ -158,9 +158,15 @@ impl Shared {
     pub(crate) fn schedule_spawn(&self, task: Notified) {
         let task = match with_local_worker(self, |cx| cx.index) {
             Some(index) => {
+                let queue = &self.workers[index].queue;
                 // SAFETY: we are worker `index`'s own thread.
-                unsafe { self.workers[index].queue.push_back(task, &*self.inject) };
-                self.notify_parked();
+                unsafe { queue.push_back(task, &*self.inject) };
+                // The spawner keeps running: even one queued task is surplus should it
+                // block this worker.
+                let len = queue.len();
+                if len == 1 || surplus_appeared(len) {
+                    self.notify_parked();
+                }
                 return;
             }
             None => task,
@@ -193,9 +199,7 @@ impl Shared {
         };
         // SAFETY: we are worker `index`'s own thread.
         unsafe { remote.queue.push_back(task, &*self.inject) };
-        // Only surplus work is worth waking a sleeper for: one queued task is what this
-        // worker runs next anyway.
-        if !in_driver && remote.queue.len() > 1 {
+        if !in_driver && surplus_appeared(remote.queue.len()) {
             self.notify_parked();
         }
     }
@@ -265,6 +269,18 @@ impl Schedule for StealScheduler {
     fn hooks(&self) -> Option<&dyn TaskHooks> {
         self.0.hooks.get()
     }
+}
+
+/// Whether a push that left `len` tasks in the ring should look for a sleeper to wake.
+///
+/// One queued task is what this worker runs next anyway: only surplus is worth sharing.
+/// And only when surplus *appears* (the ring reaches two): a worker that looked at this
+/// ring while it held two or more would have stolen instead of parking, so sleepers can
+/// only have missed the push that created the surplus — and that push checks, as does
+/// every sixteenth after it (cheap insurance; each check is an atomic RMW on a line all
+/// workers share, which a yield-heavy worker would otherwise pay on every yield).
+fn surplus_appeared(len: usize) -> bool {
+    len == 2 || (len > 2 && len.is_multiple_of(16))
 }
 
 /// The body of worker thread `index`.
