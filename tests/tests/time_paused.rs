@@ -226,3 +226,13 @@ fn paused_time_and_seeds_need_the_current_thread_flavor() {
     });
     assert!(matches!(time::pause(), Err(TimeControlError::NoRuntime(_))));
 }
+
+#[trioxide::test(start_paused = true)]
+async fn the_test_attribute_starts_paused_on_the_current_thread_flavor() {
+    assert_eq!(trioxide::Handle::current().flavor(), Flavor::CurrentThread);
+    let wall = std::time::Instant::now();
+    let t0 = Instant::now();
+    sleep(SEC * 3600).await;
+    assert_eq!(t0.elapsed(), SEC * 3600);
+    assert!(wall.elapsed() < Duration::from_secs(30));
+}

@@ -35,6 +35,7 @@ pub mod net;
 pub mod runtime;
 pub mod scope;
 pub mod task;
+pub mod testing;
 pub mod time;
 
 pub use cancel::{CancelGuard, CancelScope, DEFAULT_CANCEL_GRACE, Shielded, on_cancel, shield};
