@@ -48,8 +48,9 @@ pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope}
 pub use trioxide_sync as sync;
 pub use trioxide_task::cancel::{Cancelled, cancelled};
 pub use trioxide_task::{
-    CancelHandle, JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskHooks, TaskId,
-    YieldNow, coop, yield_now,
+    CancelHandle, Fifo, JoinError, JoinHandle, LocalExecutor, PanicPayload, Park, ReadyTask,
+    SchedulePolicy, Seeded, Spawner, TaskHooks, TaskId, ThreadPark, Unpark, YieldNow, coop,
+    yield_now,
 };
 
 /// Runs an `async fn main` on a trioxide runtime, built from the attribute's options with
