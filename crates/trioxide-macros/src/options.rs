@@ -202,7 +202,9 @@ pub(crate) fn parse(attr: &str, args: TokenStream) -> syn::Result<Options> {
         }
     }
 
-    if let (Some(Flavor::CurrentThread), Some(pair)) = (options.flavor, &worker_threads_at) {
+    let current_thread = options.flavor == Some(Flavor::CurrentThread)
+        || (options.flavor.is_none() && options.needs_current_thread());
+    if let (true, Some(pair)) = (current_thread, &worker_threads_at) {
         errors.push(syn::Error::new_spanned(
             pair,
             r#"worker_threads requires a multi-threaded flavor: flavor = "work_stealing" or "thread_per_core""#,
@@ -484,6 +486,9 @@ mod tests {
             "{message}"
         );
         assert!(err(quote!(seed = 1, flavor = "thread_per_core")).contains("`seed` needs"));
+        assert!(
+            err(quote!(seed = 1, worker_threads = 2)).contains("requires a multi-threaded flavor")
+        );
         assert!(
             ok(quote!(flavor = "work_stealing", start_paused = false)).start_paused == Some(false)
         );

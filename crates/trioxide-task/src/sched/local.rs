@@ -15,8 +15,9 @@
 //!
 //! Order: the executor is generic over a [`SchedulePolicy`] (default [`Fifo`]). Wakes land
 //! in the core's wake queue; each time the executor needs a task it hands the queue to the
-//! policy (`SchedulePolicy::next`), which picks. `Fifo` pops the wake queue itself, so the
-//! default executor compiles to the same code as a plain FIFO executor.
+//! policy (`SchedulePolicy::next`), which picks. `Fifo` pops the wake queue itself (after
+//! one emptiness check of its own queue), statically dispatched: the default executor
+//! costs what a plain FIFO executor costs.
 
 use crate::coop;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -210,13 +211,13 @@ impl LocalExecutor {
 
     /// An executor that waits for work through `park` (the facade passes its reactor).
     pub fn with_park(park: impl Park + 'static) -> Self {
-        Self::build(park, Fifo, Hooks(None))
+        Self::build(park, Fifo::default(), Hooks(None))
     }
 
     /// An executor that waits through `park` and calls `hooks` around its tasks: each
     /// spawn, each poll (timed), unread panics, shutdown (see [`TaskHooks`]).
     pub fn with_hooks(park: impl Park + 'static, hooks: std::sync::Arc<dyn TaskHooks>) -> Self {
-        Self::build(park, Fifo, Hooks(Some(hooks)))
+        Self::build(park, Fifo::default(), Hooks(Some(hooks)))
     }
 }
 

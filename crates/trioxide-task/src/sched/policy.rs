@@ -88,27 +88,34 @@ pub trait SchedulePolicy: 'static {
     }
 }
 
-/// First woken, first polled: the default policy (and the fast path: it uses the
-/// executor's wake queue directly and holds nothing itself).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Fifo;
+/// First woken, first polled: the default policy, and the fast path: the executor's wake
+/// queue already is in FIFO order, so [`next`](SchedulePolicy::next) pops it directly and
+/// the policy's own queue stays empty (it only fills if you `push` to it yourself).
+#[derive(Debug, Default)]
+pub struct Fifo {
+    queue: VecDeque<ReadyTask>,
+}
 
 impl SchedulePolicy for Fifo {
-    fn push(&mut self, _task: ReadyTask) {
-        unreachable!("Fifo::next takes tasks straight from the wake queue; push is unused")
+    fn push(&mut self, task: ReadyTask) {
+        self.queue.push_back(task);
     }
 
     fn pop(&mut self) -> Option<ReadyTask> {
-        None
+        self.queue.pop_front()
     }
 
     fn len(&self) -> usize {
-        0
+        self.queue.len()
     }
 
     #[inline]
     fn next(&mut self, woken: &mut VecDeque<ReadyTask>) -> Option<ReadyTask> {
-        woken.pop_front()
+        if self.queue.is_empty() {
+            return woken.pop_front();
+        }
+        self.queue.append(woken);
+        self.queue.pop_front()
     }
 }
 
