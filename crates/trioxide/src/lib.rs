@@ -72,8 +72,11 @@ pub use trioxide_task::{
 /// ```
 ///
 /// Options: `flavor = "current_thread" | "work_stealing" | "thread_per_core"`,
-/// `worker_threads = N` (multi-threaded flavors only) and
-/// `io = "auto" | "io_uring" | "epoll"`; without options, the builder's defaults. If the
+/// `worker_threads = N` (multi-threaded flavors only),
+/// `io = "auto" | "io_uring" | "epoll"`, and for tests `start_paused = true` (virtual time,
+/// [`Builder::start_paused`](runtime::Builder::start_paused)) and `seed = N` (seeded
+/// scheduling, [`Builder::seed`](runtime::Builder::seed)), which need — and, without a
+/// `flavor`, select — `"current_thread"`; without options, the builder's defaults. If the
 /// runtime cannot be built, `main` panics with
 /// `trioxide::main: could not build the runtime: {error}`.
 #[cfg(feature = "macros")]
@@ -82,6 +85,22 @@ pub use trioxide_macros::main;
 
 /// Runs an `async fn` test on a fresh trioxide runtime; takes the same options as
 /// [`main`](macro@main).
+///
+/// With `start_paused = true` the clock stands still and jumps to the next timer whenever
+/// the test is idle, so timeouts of minutes run in microseconds at exact virtual instants:
+///
+/// ```
+/// use std::time::Duration;
+/// use trioxide::time::{Instant, sleep};
+///
+/// #[trioxide::test(start_paused = true)]
+/// async fn an_hour_passes_at_once() {
+///     let start = Instant::now();
+///     sleep(Duration::from_secs(3600)).await;
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// ```
 /// #[trioxide::test(io = "epoll")]
