@@ -86,12 +86,26 @@ pub fn seeded_runtime(seed: u64) -> Runtime {
 /// `Runtime::builder().seed(seed)`) and checks an invariant. A run is deterministic as
 /// long as it does no I/O and wakes nothing from other threads; with `start_paused(true)`
 /// timers are deterministic too.
-pub fn explore<E, F>(seeds: Range<u64>, mut body: F) -> Result<(), SeedFailure>
+pub fn explore<E, F>(seeds: Range<u64>, body: F) -> Result<(), SeedFailure>
 where
     E: fmt::Display,
     F: FnMut(u64) -> Result<(), E>,
 {
-    let seeds = match seed_from_env() {
+    let replay = std::env::var(SEED_ENV).ok();
+    explore_with(seeds, replay.as_deref(), body)
+}
+
+/// [`explore`] with the replay seed given (`$TRIOXIDE_SEED`'s value, if set).
+fn explore_with<E, F>(
+    seeds: Range<u64>,
+    replay: Option<&str>,
+    mut body: F,
+) -> Result<(), SeedFailure>
+where
+    E: fmt::Display,
+    F: FnMut(u64) -> Result<(), E>,
+{
+    let seeds = match replay.and_then(parse_seed) {
         Some(seed) => seed..seed.saturating_add(1),
         None => seeds,
     };
@@ -113,9 +127,8 @@ where
     Ok(())
 }
 
-/// `$TRIOXIDE_SEED` as a number, if set (a malformed value is reported and ignored).
-fn seed_from_env() -> Option<u64> {
-    let value = std::env::var(SEED_ENV).ok()?;
+/// A replay seed as a number (a malformed value is reported and ignored).
+fn parse_seed(value: &str) -> Option<u64> {
     match value.trim().parse() {
         Ok(seed) => Some(seed),
         Err(_) => {
@@ -135,5 +148,36 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         format!("panicked: {s}")
     } else {
         "panicked (non-string payload)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_seed_runs_that_seed_only() {
+        let mut ran = Vec::new();
+        let result = explore_with(0..100, Some(" 42 "), |seed| {
+            ran.push(seed);
+            Err("boom")
+        });
+        assert_eq!(ran, [42]);
+        let failure = result.unwrap_err();
+        assert_eq!((failure.seed, failure.passed), (42, 0));
+        assert!(
+            failure.to_string().contains("TRIOXIDE_SEED=42"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_replay_seed_sweeps_the_range() {
+        let mut ran = 0;
+        let result = explore_with(0..5, Some("forty-two"), |_| {
+            ran += 1;
+            Ok::<(), String>(())
+        });
+        assert_eq!((result, ran), (Ok(()), 5));
     }
 }
