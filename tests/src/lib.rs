@@ -70,3 +70,46 @@ macro_rules! rt_test {
         }
     };
 }
+
+/// A `CurrentThread` runtime on `io` with its clock paused (virtual time), or `None` (with
+/// a message) when io_uring is refused here.
+pub fn try_paused_runtime(io: Io) -> Option<Runtime> {
+    match Runtime::builder()
+        .flavor(Flavor::CurrentThread)
+        .io(io)
+        .start_paused(true)
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(trioxide::runtime::BuildError::IoUringUnavailable { reason }) => {
+            eprintln!("skipping: io_uring unavailable here ({reason})");
+            None
+        }
+        Err(err) => panic!("paused test runtime does not build: {err}"),
+    }
+}
+
+/// Like [`rt_test!`] for virtual time: one `#[test]` per I/O backend, each on a
+/// `CurrentThread` runtime built with `start_paused(true)` (the only flavor that supports
+/// it).
+#[macro_export]
+macro_rules! paused_test {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::paused_test!(@one $(#[$meta])* epoll, Epoll, $body);
+            $crate::paused_test!(@one $(#[$meta])* uring, IoUring, $body);
+        }
+    };
+    (@one $(#[$meta:meta])* $test:ident, $io:ident, $body:block) => {
+        $(#[$meta])*
+        #[test]
+        fn $test() {
+            let Some(rt) = $crate::try_paused_runtime(::trioxide::runtime::Io::$io) else {
+                return;
+            };
+            rt.block_on(async $body)
+        }
+    };
+}

@@ -130,6 +130,15 @@ fn builder(options: &Options) -> TokenStream {
     if let Some(flavor) = options.flavor {
         let variant = format_ident!("{}", flavor.variant());
         calls.extend(quote! { .flavor(::trioxide::runtime::Flavor::#variant) });
+    } else if options.needs_current_thread() {
+        // Paused time and seeded scheduling exist on the current-thread flavor only.
+        calls.extend(quote! { .flavor(::trioxide::runtime::Flavor::CurrentThread) });
+    }
+    if let Some(on) = options.start_paused {
+        calls.extend(quote! { .start_paused(#on) });
+    }
+    if let Some(seed) = options.seed {
+        calls.extend(quote! { .seed(#seed) });
     }
     if let Some(n) = options.worker_threads {
         calls.extend(quote! { .worker_threads(#n) });

@@ -11,6 +11,11 @@
 //! | `flavor`         | `"current_thread"`, `"work_stealing"`, `"thread_per_core"` | `.flavor(Flavor::..)` |
 //! | `worker_threads` | an integer literal, at least 1; not with `"current_thread"` | `.worker_threads(n)`  |
 //! | `io`             | `"auto"`, `"io_uring"`, `"epoll"`                          | `.io(Io::..)`         |
+//! | `start_paused`   | `true`, `false` (virtual time; current-thread only)        | `.start_paused(b)`    |
+//! | `seed`           | a `u64` literal (seeded scheduling; current-thread only)   | `.seed(n)`            |
+//!
+//! `start_paused = true` and `seed` select `.flavor(Flavor::CurrentThread)` when no
+//! `flavor` is given; with another flavor they are a compile error.
 //!
 //! An option left out keeps the builder's default. Mistakes are compile errors that point
 //! at the option. If the runtime cannot be built (for example a flavor this version of

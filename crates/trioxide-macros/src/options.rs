@@ -13,7 +13,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, Meta, MetaNameValue, Token};
 
 /// The option names, for messages.
-const NAMES: &str = "`flavor`, `worker_threads` and `io`";
+const NAMES: &str = "`flavor`, `worker_threads`, `io`, `start_paused` and `seed`";
 
 /// `flavor = ".."`: mirrors `trioxide::runtime::Flavor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +91,17 @@ pub(crate) struct Options {
     pub(crate) flavor: Option<Flavor>,
     pub(crate) worker_threads: Option<usize>,
     pub(crate) io: Option<Io>,
+    /// `start_paused = true|false`: `Builder::start_paused`.
+    pub(crate) start_paused: Option<bool>,
+    /// `seed = N`: `Builder::seed`.
+    pub(crate) seed: Option<u64>,
+}
+
+impl Options {
+    /// Whether an option that only `Flavor::CurrentThread` supports is on.
+    pub(crate) fn needs_current_thread(&self) -> bool {
+        self.start_paused == Some(true) || self.seed.is_some()
+    }
 }
 
 /// Collects errors so that one macro call reports every mistake.
@@ -114,6 +125,8 @@ pub(crate) fn parse(attr: &str, args: TokenStream) -> syn::Result<Options> {
     let mut options = Options::default();
     // The `worker_threads = N` pair, for the flavor check at the end.
     let mut worker_threads_at: Option<MetaNameValue> = None;
+    // The `start_paused`/`seed` pair, for the flavor check at the end.
+    let mut current_thread_only_at: Option<MetaNameValue> = None;
     let mut seen: Vec<String> = Vec::new();
 
     for meta in metas {
@@ -133,7 +146,10 @@ pub(crate) fn parse(attr: &str, args: TokenStream) -> syn::Result<Options> {
             Some(ident) => ident.to_string(),
             None => String::new(),
         };
-        if !matches!(name.as_str(), "flavor" | "worker_threads" | "io") {
+        if !matches!(
+            name.as_str(),
+            "flavor" | "worker_threads" | "io" | "start_paused" | "seed"
+        ) {
             errors.push(syn::Error::new_spanned(
                 &pair.path,
                 format!(
@@ -160,6 +176,22 @@ pub(crate) fn parse(attr: &str, args: TokenStream) -> syn::Result<Options> {
                 Ok(io) => options.io = Some(io),
                 Err(error) => errors.push(error),
             },
+            "start_paused" => match boolean(&pair.value, "start_paused") {
+                Ok(on) => {
+                    options.start_paused = Some(on);
+                    if on {
+                        current_thread_only_at = Some(pair);
+                    }
+                }
+                Err(error) => errors.push(error),
+            },
+            "seed" => match seed(&pair.value) {
+                Ok(seed) => {
+                    options.seed = Some(seed);
+                    current_thread_only_at = Some(pair);
+                }
+                Err(error) => errors.push(error),
+            },
             _ => match worker_threads(&pair.value) {
                 Ok(n) => {
                     options.worker_threads = Some(n);
@@ -170,10 +202,24 @@ pub(crate) fn parse(attr: &str, args: TokenStream) -> syn::Result<Options> {
         }
     }
 
-    if let (Some(Flavor::CurrentThread), Some(pair)) = (options.flavor, &worker_threads_at) {
+    let current_thread = options.flavor == Some(Flavor::CurrentThread)
+        || (options.flavor.is_none() && options.needs_current_thread());
+    if let (true, Some(pair)) = (current_thread, &worker_threads_at) {
         errors.push(syn::Error::new_spanned(
             pair,
             r#"worker_threads requires a multi-threaded flavor: flavor = "work_stealing" or "thread_per_core""#,
+        ));
+    }
+
+    if let (Some(Flavor::WorkStealing | Flavor::ThreadPerCore), Some(pair)) =
+        (options.flavor, &current_thread_only_at)
+    {
+        let name = path_text(&pair.path);
+        errors.push(syn::Error::new_spanned(
+            pair,
+            format!(
+                r#"`{name}` needs flavor = "current_thread" (the default when `{name}` is given); remove the flavor option or set it to "current_thread""#
+            ),
         ));
     }
 
@@ -181,6 +227,47 @@ pub(crate) fn parse(attr: &str, args: TokenStream) -> syn::Result<Options> {
         Some(error) => Err(error),
         None => Ok(options),
     }
+}
+
+/// `name = true|false`.
+fn boolean(value: &Expr, name: &str) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{name}` expects `true` or `false`, e.g. `{name} = true`"),
+        )),
+    }
+}
+
+/// `seed = N`: an integer literal that fits a `u64`.
+fn seed(value: &Expr) -> syn::Result<u64> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Int(int), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`seed` expects an integer literal (a u64), e.g. `seed = 42`",
+        ));
+    };
+    if !matches!(int.suffix(), "" | "u64") {
+        return Err(syn::Error::new(
+            int.span(),
+            format!(
+                "`seed` expects an unsuffixed integer literal, e.g. `seed = {}`",
+                int.base10_digits()
+            ),
+        ));
+    }
+    int.base10_parse::<u64>().map_err(|error| {
+        syn::Error::new(
+            int.span(),
+            format!("`seed` expects an integer literal that fits a u64: {error}"),
+        )
+    })
 }
 
 /// A path as the user wrote it, for messages (`foo::bar`).
@@ -284,6 +371,8 @@ mod tests {
                 flavor: Some(Flavor::WorkStealing),
                 worker_threads: Some(4),
                 io: Some(Io::IoUring),
+                start_paused: None,
+                seed: None,
             }
         );
         assert_eq!(
@@ -308,7 +397,7 @@ mod tests {
         let message = err(quote!(flavour = "work_stealing"));
         assert!(message.contains("unknown option `flavour`"), "{message}");
         assert!(
-            message.contains("`flavor`, `worker_threads` and `io`"),
+            message.contains("`flavor`, `worker_threads`, `io`, `start_paused` and `seed`"),
             "{message}"
         );
     }
@@ -369,6 +458,40 @@ mod tests {
     fn every_mistake_is_reported() {
         let error = parse("test", quote!(bogus = 1, flavor = "x", io = 3)).unwrap_err();
         assert_eq!(error.into_iter().count(), 3);
+    }
+
+    #[test]
+    fn start_paused_and_seed_parse_and_need_the_current_thread_flavor() {
+        let options = ok(quote!(start_paused = true, seed = 7));
+        assert_eq!(options.start_paused, Some(true));
+        assert_eq!(options.seed, Some(7));
+        assert!(options.needs_current_thread());
+        assert!(!ok(quote!(start_paused = false)).needs_current_thread());
+        assert_eq!(
+            ok(quote!(
+                flavor = "current_thread",
+                seed = 18446744073709551615
+            ))
+            .seed,
+            Some(u64::MAX)
+        );
+        assert!(err(quote!(start_paused = "yes")).contains("expects `true` or `false`"));
+        assert!(err(quote!(start_paused = 1)).contains("expects `true` or `false`"));
+        assert!(err(quote!(seed = "1")).contains("expects an integer literal"));
+        assert!(err(quote!(seed = 1u8)).contains("unsuffixed"));
+        assert!(err(quote!(seed = 18446744073709551616)).contains("fits a u64"));
+        let message = err(quote!(flavor = "work_stealing", start_paused = true));
+        assert!(
+            message.contains(r#"`start_paused` needs flavor = "current_thread""#),
+            "{message}"
+        );
+        assert!(err(quote!(seed = 1, flavor = "thread_per_core")).contains("`seed` needs"));
+        assert!(
+            err(quote!(seed = 1, worker_threads = 2)).contains("requires a multi-threaded flavor")
+        );
+        assert!(
+            ok(quote!(flavor = "work_stealing", start_paused = false)).start_paused == Some(false)
+        );
     }
 
     #[test]

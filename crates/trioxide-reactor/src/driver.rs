@@ -60,4 +60,15 @@ pub trait Driver: Send + Sync + 'static {
 
     /// The backend's name, e.g. `"epoll"`.
     fn name(&self) -> &'static str;
+
+    /// A descriptor that polls readable (`poll(2)`/`epoll`) when `wait` has something to
+    /// report or was unparked: the epoll instance, or the io_uring ring. For embedding the
+    /// reactor in another event loop.
+    fn as_raw_fd(&self) -> RawFd;
+
+    /// Completion-based operations finished so far (a running count; 0 for readiness-only
+    /// backends). Lets the reactor tell whether a `wait` delivered anything.
+    fn completions(&self) -> u64 {
+        0
+    }
 }

@@ -165,12 +165,19 @@ impl Reactor {
         table.free.push(index);
     }
 
-    /// Waits for events (at most `timeout`) and wakes the tasks they concern. Returns the
-    /// number of events dispatched. Only one thread turns the reactor at a time.
+    /// Waits for events (at most `timeout`; `Some(Duration::ZERO)` only polls) and wakes
+    /// the tasks they concern. Returns the number of readiness events and completed
+    /// operations dispatched (0: nothing happened, or only an `unpark`). Only one thread
+    /// turns the reactor at a time.
+    ///
+    /// With [`AsRawFd`](std::os::fd::AsRawFd), this is how another event loop embeds the
+    /// reactor: poll the fd for readability in the host loop, then `turn(Some(ZERO))`.
     pub fn turn(&self, timeout: Option<Duration>) -> io::Result<usize> {
         let mut events = self.events.lock().unwrap();
         events.clear();
+        let completed_before = self.driver.completions();
         self.driver.wait(&mut events, timeout)?;
+        let completed = self.driver.completions().wrapping_sub(completed_before);
         let mut woken = Vec::new();
         {
             let table = self.slots.lock().unwrap();
@@ -188,7 +195,7 @@ impl Reactor {
                 }
             }
         }
-        let n = events.len();
+        let n = events.len() + usize::try_from(completed).unwrap_or(usize::MAX);
         drop(events);
         for waker in woken {
             waker.wake();
@@ -350,6 +357,16 @@ impl std::fmt::Debug for Registration {
             .field("fd", &self.fd)
             .field("token", &self.token)
             .finish()
+    }
+}
+
+/// The descriptor to watch from a host event loop: it polls readable when the reactor has
+/// events to dispatch (call [`Reactor::turn`] with a zero timeout then) or was unparked.
+/// With io_uring, operations queued since the last `turn` reach the kernel only with the
+/// next `turn`: call `turn(Some(Duration::ZERO))` before the host loop blocks.
+impl std::os::fd::AsRawFd for Reactor {
+    fn as_raw_fd(&self) -> RawFd {
+        self.driver.as_raw_fd()
     }
 }
 

@@ -9,16 +9,22 @@
 //! driver with a later (or no) wake-up: `prepare_park` records, under the wheel's lock,
 //! the tick the driver sleeps until, and `register` tells its caller to wake the driver
 //! when the new deadline is earlier.
+//!
+//! The timers read time from their [`Clock`]: real time, or virtual time while paused.
+//! With a paused clock nothing fires by itself; the runtime calls
+//! [`jump_to_next`](Timers::jump_to_next) when it is idle (autojump), and
+//! `trioxide::time::advance` moves the clock and calls [`process`](Timers::process).
 
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex};
-use crate::time::{TimerKey, TimerWheel};
+use crate::time::{Clock, TimerKey, TimerWheel};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// A runtime's timers.
 pub struct Timers {
     start: Instant,
+    clock: Clock,
     wheel: Mutex<TimerWheel<Waker>>,
     /// The tick a thread sleeping in the driver will wake at (`NOT_PARKED` when nobody
     /// sleeps; `u64::MAX` for no timeout). Written under the wheel lock.
@@ -45,13 +51,73 @@ pub enum Registered {
 }
 
 impl Timers {
-    /// An empty timer driver whose tick 0 is now.
+    /// An empty timer driver on real time, whose tick 0 is now.
     pub fn new() -> Arc<Timers> {
+        Self::with_clock(Clock::new(false))
+    }
+
+    /// An empty timer driver reading `clock`, whose tick 0 is the clock's now.
+    pub fn with_clock(clock: Clock) -> Arc<Timers> {
         Arc::new(Timers {
-            start: Instant::now(),
+            start: clock.now(),
+            clock,
             wheel: Mutex::new(TimerWheel::new()),
             parked_until: AtomicU64::new(NOT_PARKED),
         })
+    }
+
+    /// The current instant on the timers' clock.
+    #[inline]
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The timers' clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Pauses the clock at the next millisecond tick boundary (at most 1 ms ahead), so
+    /// deadlines of whole milliseconds from then on fall exactly on ticks and fire at
+    /// their exact instant.
+    pub fn pause(&self) {
+        let now = self.clock.now();
+        self.clock.pause_at(self.tick_instant(self.tick_ceil(now)));
+    }
+
+    /// The instant the earliest armed timer fires at (`None`: no timer armed).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let next = self.wheel.lock().unwrap().next_expiration()?;
+        Some(self.tick_instant(next))
+    }
+
+    fn tick_instant(&self, tick: u64) -> Instant {
+        self.start
+            .checked_add(Duration::from_millis(tick))
+            .unwrap_or(self.start)
+    }
+
+    /// With a paused clock: moves it to the earliest timer's deadline (if later than now)
+    /// and fires what is due. Returns how many timers fired (0 when none is armed or the
+    /// clock is not paused).
+    ///
+    /// The wheel's next expiration may be the start of a coarse slot rather than a timer's
+    /// deadline (its entries then cascade to finer levels without firing), so this steps
+    /// until a timer fires or none is left.
+    pub fn jump_to_next(&self) -> usize {
+        if !self.clock.is_paused() {
+            return 0;
+        }
+        while let Some(next) = self.next_deadline() {
+            let Ok(now) = self.clock.advance_to(next) else {
+                return 0;
+            };
+            let fired = self.process(now);
+            if fired > 0 {
+                return fired;
+            }
+        }
+        0
     }
 
     fn tick_ceil(&self, t: Instant) -> u64 {
@@ -106,8 +172,7 @@ impl Timers {
     }
 
     fn until_tick(&self, tick: u64, now: Instant) -> Duration {
-        let at = self.start + Duration::from_millis(tick);
-        at.saturating_duration_since(now)
+        self.tick_instant(tick).saturating_duration_since(now)
     }
 
     /// The calling thread is about to sleep in the driver: returns how long it may sleep
@@ -151,5 +216,46 @@ impl std::fmt::Debug for Timers {
         f.debug_struct("Timers")
             .field("armed", &self.armed())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(trioxide_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_paused_clock_jumps_through_coarse_wheel_levels_to_the_exact_deadline() {
+        let timers = Timers::with_clock(Clock::new(true));
+        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let t0 = timers.now();
+        for secs in [3600, 7200] {
+            let _ = timers.register(t0 + Duration::from_secs(secs), &waker);
+        }
+        assert_eq!(timers.jump_to_next(), 1);
+        assert_eq!(timers.now() - t0, Duration::from_secs(3600));
+        assert_eq!(timers.jump_to_next(), 1);
+        assert_eq!(timers.now() - t0, Duration::from_secs(7200));
+        assert_eq!(timers.jump_to_next(), 0, "no timer left: the clock stays");
+        assert_eq!(timers.now() - t0, Duration::from_secs(7200));
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_real_clock_never_jumps() {
+        let timers = Timers::new();
+        let waker = Waker::noop();
+        let _ = timers.register(timers.now() + Duration::from_secs(60), waker);
+        assert_eq!(timers.jump_to_next(), 0);
+        assert_eq!(timers.armed(), 1);
     }
 }

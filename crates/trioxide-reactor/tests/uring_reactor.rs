@@ -266,3 +266,34 @@ fn submissions_while_another_thread_is_blocked_in_turn() {
     reactor.unpark();
     turner.join().unwrap();
 }
+
+#[test]
+fn turn_counts_completed_operations_and_the_ring_fd_polls_readable() {
+    let Some(reactor) = uring_reactor_or_skip("turn_counts_completed_operations") else {
+        return;
+    };
+    let ops = reactor
+        .uring_ops()
+        .expect("an io_uring reactor has ops")
+        .clone();
+    let mut sleep = Box::pin(ops.sleep(Duration::from_millis(200)));
+    let waker = std::task::Waker::from(ThreadWaker::new());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(sleep.as_mut().poll(&mut cx).is_pending());
+    // Submit, then wait for the ring's fd the way a host event loop would.
+    assert_eq!(reactor.turn(Some(Duration::ZERO)).unwrap(), 0);
+    let mut fds = [libc::pollfd {
+        fd: reactor.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // SAFETY: `fds` is a valid one-element pollfd array for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 10_000) };
+    assert_eq!(n, 1, "the ring's fd did not poll readable within 10 s");
+    assert_eq!(
+        reactor.turn(Some(Duration::ZERO)).unwrap(),
+        1,
+        "the timeout's completion counts as dispatched"
+    );
+    assert!(sleep.as_mut().poll(&mut cx).is_ready());
+}

@@ -40,6 +40,7 @@ pub use sched::local::{
     EVENT_INTERVAL, LocalExecutor, NoExecutor, Spawner, current_spawner, spawn_local,
     try_spawn_local,
 };
+pub use sched::policy::{Fifo, ReadyTask, SchedulePolicy, Seeded};
 pub use sched::steal::{StealSpawner, WorkStealing, WorkStealingConfig};
 pub use task::{CancelHandle, JoinError, JoinHandle, PanicPayload, TaskHooks, TaskId};
 pub use yield_now::{YieldNow, yield_now};

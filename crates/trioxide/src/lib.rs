@@ -38,6 +38,7 @@ pub mod runtime;
 pub mod scope;
 pub mod signal;
 pub mod task;
+pub mod testing;
 pub mod time;
 
 pub use cancel::{CancelGuard, CancelScope, DEFAULT_CANCEL_GRACE, Shielded, on_cancel, shield};
@@ -50,8 +51,9 @@ pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope,
 pub use trioxide_sync as sync;
 pub use trioxide_task::cancel::{Cancelled, cancelled};
 pub use trioxide_task::{
-    CancelHandle, JoinError, JoinHandle, LocalExecutor, PanicPayload, Spawner, TaskHooks, TaskId,
-    YieldNow, coop, yield_now,
+    CancelHandle, Fifo, JoinError, JoinHandle, LocalExecutor, PanicPayload, Park, ReadyTask,
+    SchedulePolicy, Seeded, Spawner, TaskHooks, TaskId, ThreadPark, Unpark, YieldNow, coop,
+    yield_now,
 };
 
 /// Runs an `async fn main` on a trioxide runtime, built from the attribute's options with
@@ -73,8 +75,11 @@ pub use trioxide_task::{
 /// ```
 ///
 /// Options: `flavor = "current_thread" | "work_stealing" | "thread_per_core"`,
-/// `worker_threads = N` (multi-threaded flavors only) and
-/// `io = "auto" | "io_uring" | "epoll"`; without options, the builder's defaults. If the
+/// `worker_threads = N` (multi-threaded flavors only),
+/// `io = "auto" | "io_uring" | "epoll"`, and for tests `start_paused = true` (virtual time,
+/// [`Builder::start_paused`](runtime::Builder::start_paused)) and `seed = N` (seeded
+/// scheduling, [`Builder::seed`](runtime::Builder::seed)), which need — and, without a
+/// `flavor`, select — `"current_thread"`; without options, the builder's defaults. If the
 /// runtime cannot be built, `main` panics with
 /// `trioxide::main: could not build the runtime: {error}`.
 #[cfg(feature = "macros")]
@@ -83,6 +88,22 @@ pub use trioxide_macros::main;
 
 /// Runs an `async fn` test on a fresh trioxide runtime; takes the same options as
 /// [`main`](macro@main).
+///
+/// With `start_paused = true` the clock stands still and jumps to the next timer whenever
+/// the test is idle, so timeouts of minutes run in microseconds at exact virtual instants:
+///
+/// ```
+/// use std::time::Duration;
+/// use trioxide::time::{Instant, sleep};
+///
+/// #[trioxide::test(start_paused = true)]
+/// async fn an_hour_passes_at_once() {
+///     let start = Instant::now();
+///     sleep(Duration::from_secs(3600)).await;
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// ```
 /// #[trioxide::test(io = "epoll")]

@@ -153,6 +153,10 @@ impl Driver for EpollDriver {
         Ok(())
     }
 
+    fn as_raw_fd(&self) -> RawFd {
+        self.epoll.as_raw_fd()
+    }
+
     fn name(&self) -> &'static str {
         "epoll"
     }

@@ -45,6 +45,7 @@ pub use op::{BufResult, Op, UringOps};
 pub use probe::{FORCE_UNAVAILABLE_ENV, UringUnavailable, probe};
 
 use crate::driver::{Driver, Event, Interest};
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use io_uring::{cqueue, opcode, types};
 use op::poll::{PollTable, poll_add, poll_mask, push_plain};
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     pub(crate) ring: Ring,
     polls: Mutex<PollTable>,
     pub(crate) ops: Mutex<OpSlab>,
+    /// Operations completed so far (`Driver::completions`).
+    completed: AtomicU64,
 }
 
 /// The io_uring backend of the reactor.
@@ -107,6 +110,7 @@ impl UringDriver {
             ring,
             polls: Mutex::new(PollTable::default()),
             ops: Mutex::new(OpSlab::default()),
+            completed: AtomicU64::new(0),
         };
         shared.arm_wake()?;
         Ok(UringDriver {
@@ -156,6 +160,7 @@ impl Shared {
         self.ring
             .reap(|user_data, res, flags| match user_data >> TAG_SHIFT {
                 TAG_OP => {
+                    self.completed.fetch_add(1, Ordering::Relaxed);
                     let mut slab = lock(&self.ops);
                     let mut released = slab.complete(user_data, res);
                     if let Some(entry) = released.resubmit.take() {
@@ -248,6 +253,14 @@ impl Driver for UringDriver {
 
     fn name(&self) -> &'static str {
         "io_uring"
+    }
+
+    fn as_raw_fd(&self) -> RawFd {
+        self.shared.ring.as_raw_fd()
+    }
+
+    fn completions(&self) -> u64 {
+        self.shared.completed.load(Ordering::Relaxed)
     }
 }
 

@@ -91,6 +91,11 @@ impl Ring {
         self.enters.load(Ordering::Relaxed)
     }
 
+    /// The ring's own descriptor (polls readable when completions are waiting).
+    pub(crate) fn as_raw_fd(&self) -> RawFd {
+        self.uring.as_raw_fd()
+    }
+
     /// The wake-up eventfd.
     pub(crate) fn wake(&self) -> &EventFd {
         &self.wake

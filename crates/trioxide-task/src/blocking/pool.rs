@@ -169,6 +169,11 @@ impl BlockingPool {
         self.inner().lock_state().threads
     }
 
+    /// Jobs spawned and not yet finished (queued or running).
+    pub fn pending_jobs(&self) -> usize {
+        self.inner().owned.len()
+    }
+
     /// Threads waiting for work now (a snapshot, for tests and metrics).
     pub fn idle_threads(&self) -> usize {
         self.inner().idle.load(Ordering::Relaxed)

@@ -12,11 +12,18 @@
 //! Driving: `block_on` runs a root future to completion, polling tasks in between and
 //! parking through its [`Park`] when idle; `tick` polls one ready task; `run_until_stalled`
 //! polls until none is ready — the building blocks of a custom event loop.
+//!
+//! Order: the executor is generic over a [`SchedulePolicy`] (default [`Fifo`]). Wakes land
+//! in the core's wake queue; each time the executor needs a task it hands the queue to the
+//! policy (`SchedulePolicy::next`), which picks. `Fifo` pops the wake queue itself (after
+//! one emptiness check of its own queue), statically dispatched: the default executor
+//! costs what a plain FIFO executor costs.
 
 use crate::coop;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::park::{Park, ThreadPark, Unpark};
+use crate::sched::policy::{Fifo, ReadyTask, SchedulePolicy};
 use crate::task::hooks::Hooks;
 use crate::task::list::OwnedTasks;
 use crate::task::{JoinHandle, Notified, Schedule, Task, TaskHooks, new_task};
@@ -47,10 +54,14 @@ const REMOTE_INTERVAL: u32 = 31;
 /// let task = ex.spawn_local({ let shared = shared.clone(); async move { *shared * 2 } });
 /// assert_eq!(ex.block_on(task).unwrap(), 10);
 /// ```
-pub struct LocalExecutor {
+///
+/// The type parameter is the ready-queue order ([`SchedulePolicy`]); see
+/// [`with_policy`](LocalExecutor::with_policy).
+pub struct LocalExecutor<P: SchedulePolicy = Fifo> {
     shared: Arc<Shared>,
     core: Box<Core>,
     park: RefCell<Box<dyn Park>>,
+    policy: RefCell<P>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -58,7 +69,8 @@ pub struct LocalExecutor {
 struct Core {
     /// The executor's shared state, so code running on this thread can spawn onto it.
     shared: Arc<Shared>,
-    queue: RefCell<VecDeque<Notified>>,
+    /// Tasks woken on this thread, in wake order, not yet handed to the policy.
+    queue: RefCell<VecDeque<ReadyTask>>,
     tick: Cell<u32>,
     /// `block_on`/`tick` is on the stack: a nested call would re-enter a running task.
     running: Cell<bool>,
@@ -75,7 +87,7 @@ pub(crate) struct Shared {
 }
 
 struct Remote {
-    queue: VecDeque<Notified>,
+    queue: VecDeque<ReadyTask>,
     closed: bool,
 }
 
@@ -107,7 +119,7 @@ impl Schedule for LocalScheduler {
             // thread; it is reset before that executor's borrow ends (EnterGuard).
             let core = unsafe { core.as_ref() };
             if std::ptr::eq(&*core.shared, &*self.0) {
-                core.queue.borrow_mut().push_back(task);
+                core.queue.borrow_mut().push_back(ReadyTask(task));
                 return;
             }
         }
@@ -131,7 +143,7 @@ impl Shared {
             drop(task); // shut down: the task was already cancelled
             return;
         }
-        remote.queue.push_back(task);
+        remote.queue.push_back(ReadyTask(task));
         self.remote_len.fetch_add(1, Ordering::SeqCst);
         drop(remote);
         self.notify();
@@ -199,16 +211,39 @@ impl LocalExecutor {
 
     /// An executor that waits for work through `park` (the facade passes its reactor).
     pub fn with_park(park: impl Park + 'static) -> Self {
-        Self::build(park, Hooks(None))
+        Self::build(park, Fifo::default(), Hooks(None))
     }
 
     /// An executor that waits through `park` and calls `hooks` around its tasks: each
     /// spawn, each poll (timed), unread panics, shutdown (see [`TaskHooks`]).
     pub fn with_hooks(park: impl Park + 'static, hooks: std::sync::Arc<dyn TaskHooks>) -> Self {
-        Self::build(park, Hooks(Some(hooks)))
+        Self::build(park, Fifo::default(), Hooks(Some(hooks)))
+    }
+}
+
+impl<P: SchedulePolicy> LocalExecutor<P> {
+    /// An executor that waits through `park` and polls ready tasks in the order `policy`
+    /// chooses (for example [`Seeded`](crate::Seeded) for reproducible random
+    /// interleavings, or a priority queue of your own).
+    pub fn with_policy(park: impl Park + 'static, policy: P) -> Self {
+        Self::build(park, policy, Hooks(None))
     }
 
-    fn build(park: impl Park + 'static, hooks: Hooks) -> Self {
+    /// [`with_policy`](Self::with_policy) plus [`TaskHooks`] around every task.
+    pub fn with_policy_and_hooks(
+        park: impl Park + 'static,
+        policy: P,
+        hooks: Option<std::sync::Arc<dyn TaskHooks>>,
+    ) -> Self {
+        Self::build(park, policy, Hooks(hooks))
+    }
+
+    /// The policy, to inspect it between ticks (do not hold the borrow across a tick).
+    pub fn policy(&self) -> std::cell::Ref<'_, P> {
+        self.policy.borrow()
+    }
+
+    fn build(park: impl Park + 'static, policy: P, hooks: Hooks) -> Self {
         let shared = Arc::new(Shared {
             remote: Mutex::new(Remote {
                 queue: VecDeque::new(),
@@ -229,6 +264,7 @@ impl LocalExecutor {
                 running: Cell::new(false),
             }),
             park: RefCell::new(Box::new(park)),
+            policy: RefCell::new(policy),
             _not_send: PhantomData,
         }
     }
@@ -265,7 +301,9 @@ impl LocalExecutor {
 
     /// Whether a task is ready to be polled.
     pub fn has_ready_tasks(&self) -> bool {
-        !self.core.queue.borrow().is_empty() || self.shared.remote_len.load(Ordering::SeqCst) > 0
+        !self.core.queue.borrow().is_empty()
+            || !self.policy.borrow().is_empty()
+            || self.shared.remote_len.load(Ordering::SeqCst) > 0
     }
 
     fn enter(&self, what: &str) -> EnterGuard<'_> {
@@ -321,15 +359,23 @@ impl LocalExecutor {
         if tick.is_multiple_of(REMOTE_INTERVAL) {
             self.pull_remote();
         }
-        let task = self.core.queue.borrow_mut().pop_front();
+        let task = self.pick();
         if task.is_some() {
             return task;
         }
         if self.pull_remote() {
-            self.core.queue.borrow_mut().pop_front()
+            self.pick()
         } else {
             None
         }
+    }
+
+    /// Asks the policy for the next task, handing it what was woken meanwhile. The
+    /// borrows end before the task runs (it may wake others).
+    #[inline]
+    fn pick(&self) -> Option<Notified> {
+        let mut woken = self.core.queue.borrow_mut();
+        self.policy.borrow_mut().next(&mut woken).map(|t| t.0)
     }
 
     /// Moves every remotely woken task to the local queue; `true` if there were any.
@@ -356,6 +402,7 @@ impl LocalExecutor {
         self.shared.sleeping.swap(true, Ordering::SeqCst);
         let pending = woken()
             || !self.core.queue.borrow().is_empty()
+            || !self.policy.borrow().is_empty()
             || self.shared.remote_len.fetch_add(0, Ordering::SeqCst) > 0;
         if pending {
             self.shared.sleeping.store(false, Ordering::SeqCst);
@@ -416,8 +463,13 @@ impl LocalExecutor {
             task.shutdown();
         }
         loop {
-            let mut drained: Vec<Notified> = self.core.queue.borrow_mut().drain(..).collect();
+            let mut drained: Vec<ReadyTask> = self.core.queue.borrow_mut().drain(..).collect();
             drained.extend(self.shared.remote.lock().unwrap().queue.drain(..));
+            let mut policy = self.policy.borrow_mut();
+            while let Some(task) = policy.pop() {
+                drained.push(task);
+            }
+            drop(policy);
             if drained.is_empty() {
                 break;
             }
@@ -432,13 +484,13 @@ impl Default for LocalExecutor {
     }
 }
 
-impl Drop for LocalExecutor {
+impl<P: SchedulePolicy> Drop for LocalExecutor<P> {
     fn drop(&mut self) {
         self.shutdown();
     }
 }
 
-impl fmt::Debug for LocalExecutor {
+impl<P: SchedulePolicy> fmt::Debug for LocalExecutor<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalExecutor")
             .field("live_tasks", &self.live_tasks())

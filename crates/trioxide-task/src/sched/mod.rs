@@ -2,4 +2,5 @@
 //! multi-threaded [`WorkStealing`](steal::WorkStealing) pool.
 
 pub(crate) mod local;
+pub(crate) mod policy;
 pub(crate) mod steal;

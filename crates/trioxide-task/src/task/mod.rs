@@ -77,6 +77,11 @@ impl Task {
 }
 
 impl Notified {
+    /// The task's identifier.
+    pub(crate) fn id(&self) -> TaskId {
+        self.0.id()
+    }
+
     /// Polls the task once (or cancels it), consuming the queue's reference.
     pub(crate) fn run(self) {
         let raw = self.0.raw;

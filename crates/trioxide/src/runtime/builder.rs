@@ -57,6 +57,19 @@ pub enum BuildError {
     /// `worker_threads(0)`.
     #[error("worker_threads must be at least 1 (got 0)")]
     ZeroWorkerThreads,
+    /// An option that only `Flavor::CurrentThread` supports (`start_paused`, `seed`): with
+    /// several threads, the order of tasks and the moment time may jump are not the
+    /// runtime's to decide.
+    #[error(
+        "Builder::{option} needs Flavor::CurrentThread (got {flavor:?}); add \
+         .flavor(Flavor::CurrentThread) (or flavor = \"current_thread\" in the attribute)"
+    )]
+    NeedsCurrentThread {
+        /// The option.
+        option: &'static str,
+        /// The flavor that was asked for.
+        flavor: Flavor,
+    },
     /// `max_blocking_threads(0)`.
     #[error("max_blocking_threads must be at least 1 (got 0)")]
     ZeroBlockingThreads,
@@ -97,6 +110,8 @@ pub struct Builder {
     pub(crate) pin_threads: bool,
     pub(crate) slow_poll_threshold: Duration,
     pub(crate) debug_log: Option<crate::debug::LogSink>,
+    pub(crate) start_paused: bool,
+    pub(crate) seed: Option<u64>,
 }
 
 impl Default for Builder {
@@ -123,6 +138,8 @@ impl Builder {
             pin_threads: false,
             slow_poll_threshold: crate::debug::DEFAULT_SLOW_POLL_THRESHOLD,
             debug_log: None,
+            start_paused: false,
+            seed: None,
         }
     }
 
@@ -196,10 +213,43 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime with its clock paused (virtual time, for tests): time stands
+    /// still while tasks run, and whenever every task waits and no I/O is ready the clock
+    /// jumps to the next timer, so an hour of timeouts passes in milliseconds. See
+    /// [`crate::time::pause`] for the rules. `Flavor::CurrentThread` only.
+    pub fn start_paused(&mut self, on: bool) -> &mut Self {
+        self.start_paused = on;
+        self
+    }
+
+    /// Polls ready tasks in an order drawn from `seed` instead of first-come first-served
+    /// (`Flavor::CurrentThread` only): the same seed gives the same interleaving, another
+    /// seed another one. Sweep seeds with [`crate::testing::explore`] to find order bugs,
+    /// then replay the failing seed. Without I/O or other threads the run is
+    /// deterministic; wakes from other threads or the kernel arrive when they arrive.
+    pub fn seed(&mut self, seed: u64) -> &mut Self {
+        self.seed = Some(seed);
+        self
+    }
+
     /// Builds the runtime.
     pub fn build(&self) -> Result<Runtime, BuildError> {
         if self.worker_threads == Some(0) {
             return Err(BuildError::ZeroWorkerThreads);
+        }
+        if self.flavor != Flavor::CurrentThread {
+            if self.start_paused {
+                return Err(BuildError::NeedsCurrentThread {
+                    option: "start_paused",
+                    flavor: self.flavor,
+                });
+            }
+            if self.seed.is_some() {
+                return Err(BuildError::NeedsCurrentThread {
+                    option: "seed",
+                    flavor: self.flavor,
+                });
+            }
         }
         if self.max_blocking_threads == 0 {
             return Err(BuildError::ZeroBlockingThreads);

@@ -253,6 +253,19 @@ pub(crate) fn enter_runtime(handle: &Handle) -> ContextGuard {
     }
 }
 
+/// The current instant on this thread's runtime clock (the system clock outside a
+/// runtime).
+pub(crate) fn clock_now() -> std::time::Instant {
+    CURRENT
+        .try_with(|c| match c.try_borrow().ok().as_deref() {
+            Some(Some(handle)) => Some(handle.shared.timers.now()),
+            _ => None,
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(std::time::Instant::now)
+}
+
 /// Whether this thread is inside a runtime with debug mode on (no reference counting).
 pub(crate) fn current_is_debug() -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(|h| h.shared.debug))

@@ -15,16 +15,17 @@ mod per_core;
 
 pub use builder::{BuildError, Builder, Flavor, IO_ENV, Io, IoBackend};
 pub use context::{Handle, NoRuntime, SpawnOnError};
-pub(crate) use context::{current_is_debug, with_current};
+pub(crate) use context::{clock_now, current_is_debug, with_current};
 
 use context::SpawnTarget;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use trioxide_reactor::time::Clock;
 use trioxide_reactor::timers::Timers;
 use trioxide_task::{
-    BlockingConfig, BlockingPool, JoinHandle, LocalExecutor, TaskHooks, ThreadPark, WorkStealing,
-    WorkStealingConfig,
+    BlockingConfig, BlockingPool, JoinHandle, LocalExecutor, Seeded, TaskHooks, ThreadPark,
+    WorkStealing, WorkStealingConfig,
 };
 
 /// A trioxide runtime (asyncio's event loop).
@@ -43,7 +44,7 @@ use trioxide_task::{
 /// objects that outlive it fail with an error instead of hanging.
 pub struct Runtime {
     /// Runs the root future (and, for `CurrentThread`, every task). `Some` until drop.
-    local: Option<LocalExecutor>,
+    local: Option<RootExecutor>,
     /// The workers of `WorkStealing`.
     pool: Option<WorkStealing>,
     /// The cores of `ThreadPerCore`.
@@ -82,16 +83,17 @@ impl Runtime {
         backend: IoBackend,
     ) -> Result<Runtime, BuildError> {
         let reactor = builder::new_reactor(backend)?;
-        let timers = Timers::new();
-        let driver = park::ReactorPark {
-            reactor: reactor.clone(),
-            timers: timers.clone(),
-        };
+        let timers = Timers::with_clock(Clock::new(builder.start_paused));
         let blocking = BlockingPool::new(BlockingConfig {
             max_threads: builder.max_blocking_threads,
             keep_alive: builder.thread_keep_alive,
             thread_name: format!("{}-blocking", builder.thread_name),
         });
+        let driver = park::ReactorPark {
+            reactor: reactor.clone(),
+            timers: timers.clone(),
+            blocking: Some(blocking.clone()),
+        };
         let hooks = builder.debug.then(|| {
             let sink = builder
                 .debug_log
@@ -118,7 +120,14 @@ impl Runtime {
         let mut cores = None;
         let (local, pool, target) = match flavor {
             Flavor::CurrentThread => {
-                let local = local_executor(driver, &hooks);
+                let local = match builder.seed {
+                    Some(seed) => RootExecutor::Seeded(LocalExecutor::with_policy_and_hooks(
+                        driver,
+                        Seeded::new(seed),
+                        hooks.clone().map(|h| h as Arc<dyn TaskHooks>),
+                    )),
+                    None => RootExecutor::Fifo(local_executor(driver, &hooks)),
+                };
                 let target = SpawnTarget::Local(local.spawner());
                 (local, None, target)
             }
@@ -142,7 +151,7 @@ impl Runtime {
                 })?;
                 let target = SpawnTarget::Steal(pool.spawner());
                 (
-                    local_executor(ThreadPark::new(), &hooks),
+                    RootExecutor::Fifo(local_executor(ThreadPark::new(), &hooks)),
                     Some(pool),
                     target,
                 )
@@ -156,7 +165,11 @@ impl Runtime {
                 );
                 cores = Some(started);
                 // The calling thread drives its own reactor for the root future.
-                (local_executor(driver, &hooks), None, target)
+                (
+                    RootExecutor::Fifo(local_executor(driver, &hooks)),
+                    None,
+                    target,
+                )
             }
         };
         if handle.shared.spawn.set(target).is_err() {
@@ -215,7 +228,7 @@ impl Runtime {
         self.handle.spawn_blocking(f)
     }
 
-    fn local(&self) -> &LocalExecutor {
+    fn local(&self) -> &RootExecutor {
         self.local
             .as_ref()
             .expect("the executor lives until the runtime is dropped")
@@ -276,6 +289,36 @@ impl Runtime {
         in_time &= self.blocking.shutdown(left());
         self.handle.reactor().shutdown();
         in_time
+    }
+}
+
+/// The executor that runs `block_on`'s root future: FIFO, or seeded for
+/// `Builder::seed` (a type parameter, so the default keeps its static dispatch).
+enum RootExecutor {
+    Fifo(LocalExecutor),
+    Seeded(LocalExecutor<Seeded>),
+}
+
+impl RootExecutor {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self {
+            RootExecutor::Fifo(ex) => ex.block_on(future),
+            RootExecutor::Seeded(ex) => ex.block_on(future),
+        }
+    }
+
+    fn spawner(&self) -> trioxide_task::Spawner {
+        match self {
+            RootExecutor::Fifo(ex) => ex.spawner(),
+            RootExecutor::Seeded(ex) => ex.spawner(),
+        }
+    }
+
+    fn live_tasks(&self) -> usize {
+        match self {
+            RootExecutor::Fifo(ex) => ex.live_tasks(),
+            RootExecutor::Seeded(ex) => ex.live_tasks(),
+        }
     }
 }
 

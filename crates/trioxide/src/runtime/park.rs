@@ -1,16 +1,38 @@
 //! The bridge between the task core and the reactor: a `Park` that waits in the I/O
 //! driver for at most the time until the next timer, then fires due timers.
+//!
+//! # Paused time (autojump)
+//! When the timers' clock is paused (`Builder::start_paused`, `time::pause`), an idle
+//! executor does not sleep until the next timer: it *jumps* the clock there, the way
+//! Trio's `MockClock(autojump_threshold=0)` and tokio's paused clock do. The rule, checked
+//! each time the executor has no ready task:
+//! 1. poll the reactor without blocking; if it reports readiness or a completed
+//!    operation, dispatch it and do not jump (the woken tasks run first);
+//! 2. if a blocking-pool job (`to_thread`) is pending, do not jump: wait for real (its
+//!    completion wakes the executor), since the job runs on real time;
+//! 3. otherwise jump to the earliest timer's deadline and fire it; with no timer armed,
+//!    wait in the reactor for real (only I/O or another thread can wake us).
+//!
+//! So a task waiting on a socket whose peer is another task of the same runtime is not
+//! starved: the peer's write is visible to the non-blocking poll of step 1 before time
+//! moves (loopback delivery happens inside the writer's syscall). What the rule cannot
+//! see is I/O from *outside* the runtime that has not arrived yet (a remote server, another
+//! process, a thread that is not a blocking-pool job): under paused time such a wait races
+//! with the jumps, and a timeout around it fires at once in virtual time. Use real time
+//! (or `time::resume()`) around such I/O.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use trioxide_reactor::Reactor;
 use trioxide_reactor::timers::Timers;
-use trioxide_task::{Park, Unpark};
+use trioxide_task::{BlockingPool, Park, Unpark};
 
 /// Parks a scheduler thread in the reactor.
 pub(crate) struct ReactorPark {
     pub(crate) reactor: Arc<Reactor>,
     pub(crate) timers: Arc<Timers>,
+    /// The runtime's blocking pool: its pending jobs hold back autojumps.
+    pub(crate) blocking: Option<BlockingPool>,
 }
 
 struct ReactorUnpark(Arc<Reactor>);
@@ -22,12 +44,34 @@ impl Unpark for ReactorUnpark {
 }
 
 impl ReactorPark {
-    fn turn(&self, wait: Option<Duration>) {
-        if let Err(err) = self.reactor.turn(wait) {
-            // epoll_wait only fails on programming errors (EBADF/EINVAL); report them
-            // rather than spinning silently.
-            eprintln!("trioxide: the I/O driver failed: {err}");
+    fn turn(&self, wait: Option<Duration>) -> usize {
+        match self.reactor.turn(wait) {
+            Ok(n) => n,
+            Err(err) => {
+                // epoll_wait only fails on programming errors (EBADF/EINVAL); report them
+                // rather than spinning silently.
+                eprintln!("trioxide: the I/O driver failed: {err}");
+                0
+            }
         }
+    }
+
+    /// The executor is idle and the clock is paused: dispatch ready I/O, or jump to the
+    /// next timer (module docs). Returns `false` if the caller should wait for real.
+    fn autojump(&self) -> bool {
+        let events = self.turn(Some(Duration::ZERO));
+        let fired = self.timers.process(self.timers.now());
+        if events > 0 || fired > 0 {
+            return true;
+        }
+        if self
+            .blocking
+            .as_ref()
+            .is_some_and(|pool| pool.pending_jobs() > 0)
+        {
+            return false;
+        }
+        self.timers.jump_to_next() > 0
     }
 }
 
@@ -36,7 +80,10 @@ impl Park for ReactorPark {
         if timeout.is_some_and(|t| t.is_zero()) {
             self.turn(timeout);
         } else {
-            let next_timer = self.timers.prepare_park(Instant::now());
+            if self.timers.clock().is_paused() && self.autojump() {
+                return;
+            }
+            let next_timer = self.timers.prepare_park(self.timers.now());
             let wait = match (timeout, next_timer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -44,7 +91,7 @@ impl Park for ReactorPark {
             self.turn(wait);
             self.timers.finish_park();
         }
-        self.timers.process(Instant::now());
+        self.timers.process(self.timers.now());
     }
 
     fn unparker(&self) -> Arc<dyn Unpark> {

@@ -67,6 +67,7 @@ pub(crate) fn start(
                 let park = ReactorPark {
                     reactor: reactor.clone(),
                     timers: timers.clone(),
+                    blocking: None,
                 };
                 let executor = super::local_executor(park, &hooks);
                 if ready_tx.send(Ok(executor.spawner())).is_err() {

@@ -1,5 +1,7 @@
 //! Time: `sleep`, `sleep_until`, `timeout`, `interval` and trioxide's `Instant`, all on
-//! the runtime's hierarchical timer wheel (1 ms resolution, O(1) arm and disarm).
+//! the runtime's hierarchical timer wheel (1 ms resolution, O(1) arm and disarm), and
+//! virtual time for tests ([`pause`], [`resume`], [`advance`],
+//! `Builder::start_paused`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -12,11 +14,13 @@
 //! });
 //! ```
 
+mod clock;
 mod instant;
 mod interval;
 mod sleep;
 mod timeout;
 
+pub use clock::{TimeControlError, advance, is_paused, pause, resume};
 pub use instant::Instant;
 pub use interval::{Interval, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
