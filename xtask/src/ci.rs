@@ -59,11 +59,11 @@ pub fn run_steps() -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo doc --workspace --no-deps` with every rustdoc warning an error: broken
+/// `cargo doc --workspace --all-features --no-deps` with every rustdoc warning an error: broken
 /// intra-doc links, bare URLs, invalid code-block attributes, and (through the
 /// workspace's `missing_docs` lint) undocumented public items fail CI.
 fn rustdoc_check() -> std::process::Command {
-    let mut cmd = cargo(&["doc", "--workspace", "--no-deps"]);
+    let mut cmd = cargo(&["doc", "--workspace", "--all-features", "--no-deps"]);
     cmd.env("RUSTDOCFLAGS", "-D warnings");
     cmd
 }

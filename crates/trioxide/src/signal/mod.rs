@@ -36,13 +36,13 @@
 //! deadline, cancel the rest) built from trioxide's pieces, as `examples/hello_server.rs`
 //! and `docs/graceful-shutdown.md` spell out:
 //!
-//! 1. Run the connections as children of a [`scope`](crate::scope), so none outlives it.
+//! 1. Run the connections as children of a [`scope`](fn@crate::scope), so none outlives it.
 //! 2. Race the accept loop against [`ctrl_c`]: when Ctrl-C wins, the accept loop is
 //!    dropped and the listener closed: no new connections.
 //! 3. Tell the connections to wind down (an [`Event`](crate::sync::Event) they watch;
 //!    hyper's `graceful_shutdown` finishes the request in progress and closes idle
 //!    keep-alive connections).
-//! 4. Give them a deadline: the whole scope runs inside a [`CancelScope`] whose deadline
+//! 4. Give them a deadline: the whole scope runs inside a [`CancelScope`](crate::CancelScope) whose deadline
 //!    is set when Ctrl-C arrives. If the children finish in time, the scope returns
 //!    `Some`; at the deadline the scope's future is dropped, which cancels every child
 //!    still running (their `on_cancel` cleanups run), and `run` returns `None`.
