@@ -18,8 +18,9 @@ use super::park::{Parker, SharedDriver};
 use super::queue::{CAPACITY, Queue};
 use crate::coop;
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use crate::sched::local::EVENT_INTERVAL;
+use crate::sched::metrics::{OwnerCounters, SharedCounter};
 use crate::task::hooks::Hooks;
 use crate::task::list::OwnedTasks;
 use crate::task::raw::Header;
@@ -44,7 +45,8 @@ pub(crate) struct Shared {
     pub(crate) driver: Arc<SharedDriver>,
     pub(crate) shutdown: AtomicBool,
     owned_closed: AtomicBool,
-    pub(crate) steals: AtomicU64,
+    /// Spawns from threads that are not this pool's workers.
+    pub(crate) remote_spawned: SharedCounter,
     pub(crate) on_thread_start: Option<ThreadHook>,
     pub(crate) on_thread_stop: Option<ThreadHook>,
     pub(crate) hooks: Hooks,
@@ -56,6 +58,8 @@ pub(crate) struct Remote {
     /// A `Notified` given up with `into_raw`, or null.
     lifo: AtomicPtr<Header>,
     pub(crate) parker: Parker,
+    /// This worker's counters (written by the worker only).
+    pub(crate) counters: OwnerCounters,
 }
 
 /// The scheduler handle stored in each task.
@@ -96,6 +100,7 @@ impl Remote {
             queue: Queue::new(),
             lifo: AtomicPtr::new(ptr::null_mut()),
             parker,
+            counters: OwnerCounters::new(),
         }
     }
 
@@ -136,7 +141,7 @@ impl Shared {
             driver,
             shutdown: AtomicBool::new(false),
             owned_closed: AtomicBool::new(false),
-            steals: AtomicU64::new(0),
+            remote_spawned: SharedCounter::new(),
             on_thread_start,
             on_thread_stop,
             hooks,
@@ -147,6 +152,7 @@ impl Shared {
     pub(crate) fn schedule_spawn(&self, task: Notified) {
         let task = match with_local_worker(self, |cx| cx.index) {
             Some(index) => {
+                OwnerCounters::bump(&self.workers[index].counters.spawned);
                 // SAFETY: we are worker `index`'s own thread.
                 unsafe { self.workers[index].queue.push_back(task, &self.inject) };
                 self.notify_parked();
@@ -154,6 +160,7 @@ impl Shared {
             }
             None => task,
         };
+        self.remote_spawned.add_one();
         self.push_remote(task);
     }
 
@@ -344,10 +351,10 @@ impl Context {
             // The last searcher found work: wake another to keep looking.
             self.shared.notify_parked();
         }
-        task.run();
+        self.poll(task);
         for _ in 0..MAX_LIFO_POLLS {
             match self.remote().take_lifo() {
-                Some(next) if coop::has_budget_remaining() => next.run(),
+                Some(next) if coop::has_budget_remaining() => self.poll(next),
                 Some(next) => {
                     self.requeue(next);
                     return;
@@ -358,6 +365,11 @@ impl Context {
         if let Some(next) = self.remote().take_lifo() {
             self.requeue(next);
         }
+    }
+
+    fn poll(&self, task: Notified) {
+        OwnerCounters::bump(&self.remote().counters.polls);
+        task.run();
     }
 
     fn requeue(&self, task: Notified) {
@@ -394,11 +406,11 @@ impl Context {
             let victim = &shared.workers[victim_index];
             // SAFETY: we own `me` (our own queue) and it is not the victim's.
             if let Some(task) = unsafe { victim.queue.steal_into(&me.queue) } {
-                shared.steals.fetch_add(1, Ordering::Relaxed);
+                OwnerCounters::bump(&me.counters.steals);
                 return Some(task);
             }
             if let Some(task) = victim.take_lifo() {
-                shared.steals.fetch_add(1, Ordering::Relaxed);
+                OwnerCounters::bump(&me.counters.steals);
                 return Some(task);
             }
         }
@@ -413,6 +425,7 @@ impl Context {
             shared.notify_parked();
         }
         if !shared.shutdown.load(Ordering::SeqCst) {
+            OwnerCounters::bump(&self.remote().counters.parks);
             self.remote().parker.park(None);
         }
         let notified = shared.idle.unpark(self.index);
