@@ -136,7 +136,10 @@ fn a_probe_reads_the_live_state_and_is_dropped_at_completion() {
     assert_eq!(probe.state(), TaskState::Cancelling);
     ex.run_until_stalled();
     assert_eq!(probe.state(), TaskState::Complete);
-    assert!(prober.probes.lock().unwrap().is_empty(), "dropped at completion");
+    assert!(
+        prober.probes.lock().unwrap().is_empty(),
+        "dropped at completion"
+    );
     assert_eq!(
         *prober.seen_in_poll.lock().unwrap(),
         vec![TaskState::Running; 2],
