@@ -33,6 +33,17 @@ use trioxide_task::JoinHandle;
 pub trait Spawn: Send + Sync + 'static {
     /// Spawns `future` as a task of the runtime.
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) -> JoinHandle<()>;
+
+    /// `spawn`, told where the user's `spawn_parallel` call is (for debug listings). The
+    /// default ignores `at`.
+    fn spawn_at(
+        &self,
+        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+        at: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<()> {
+        let _ = at;
+        self.spawn(future)
+    }
 }
 
 type ChildFuture<'env> = Pin<Box<dyn Future<Output = Option<Failure>> + Send + 'env>>;
@@ -329,6 +340,7 @@ impl<'env> Scope<'env> {
     ///
     /// # Panics
     /// If the scope has no runtime to spawn on (see [`SpawnerSource`]).
+    #[track_caller]
     pub fn spawn_parallel<F>(&self, future: F) -> ScopeHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -338,6 +350,7 @@ impl<'env> Scope<'env> {
     }
 
     /// A parallel child whose `Err` is a failure.
+    #[track_caller]
     pub fn spawn_parallel_fallible<F, T, E>(&self, future: F) -> ScopeHandle<T>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -347,6 +360,7 @@ impl<'env> Scope<'env> {
         self.spawn_parallel_inner(future)
     }
 
+    #[track_caller]
     fn spawn_parallel_inner<F, T, E>(&self, future: F) -> ScopeHandle<T>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -364,19 +378,23 @@ impl<'env> Scope<'env> {
         }
         self.shared.parallel_live.fetch_add(1, Ordering::SeqCst);
         let (task_slot, task_shared) = (slot.clone(), self.shared.clone());
-        let mut task = spawner.spawn(Box::pin(async move {
-            match CatchUnwind(future).await {
-                Ok(Ok(v)) => fill(&task_slot, Ok(v)),
-                Ok(Err(e)) => {
-                    fill(&task_slot, Err(ChildError::Failed));
-                    task_shared.fail(Failure::Error(e.into()));
+        let at = std::panic::Location::caller();
+        let mut task = spawner.spawn_at(
+            Box::pin(async move {
+                match CatchUnwind(future).await {
+                    Ok(Ok(v)) => fill(&task_slot, Ok(v)),
+                    Ok(Err(e)) => {
+                        fill(&task_slot, Err(ChildError::Failed));
+                        task_shared.fail(Failure::Error(e.into()));
+                    }
+                    Err(payload) => {
+                        fill(&task_slot, Err(ChildError::Failed));
+                        task_shared.fail(Failure::Panic(panic_message(&*payload)));
+                    }
                 }
-                Err(payload) => {
-                    fill(&task_slot, Err(ChildError::Failed));
-                    task_shared.fail(Failure::Panic(panic_message(&*payload)));
-                }
-            }
-        }));
+            }),
+            at,
+        );
         // Register the completion waker by polling the handle once (it is woken exactly
         // once, when the task completes); the handle is kept so the task stays joined.
         let done = std::sync::Arc::new(ParallelDone {
