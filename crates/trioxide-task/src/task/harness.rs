@@ -308,6 +308,10 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
         // SAFETY: RUNNING gives us the stage, which is Consumed (nothing to drop).
         unsafe { stage.write(Stage::Finished(output)) }
     });
+    // Before COMPLETE: whoever awaits the handle sees the hook's effects.
+    if let Some(hooks) = cell.scheduler.hooks() {
+        on_complete(hooks, cell.header.id);
+    }
     let snapshot = cell.header.state.transition_to_complete();
     if !snapshot.is_join_interested() {
         // Nobody will read the output: drop it here, on the scheduler's thread.
@@ -330,9 +334,6 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
                 unsafe { *slot = None }
             });
         }
-    }
-    if let Some(hooks) = cell.scheduler.hooks() {
-        on_complete(hooks, cell.header.id);
     }
     // SAFETY: the caller's reference keeps the cell alive.
     let raw = unsafe { RawTask::from_raw(ptr) };

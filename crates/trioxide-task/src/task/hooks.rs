@@ -46,7 +46,8 @@ pub trait TaskHooks: Send + Sync + 'static {
 
     /// The task finished — its future returned, panicked, or was cancelled (also at
     /// shutdown) — and will never be polled again. Called exactly once per task, from the
-    /// thread that finished it, after its `JoinHandle` was notified.
+    /// thread that finished it, just before the result is published to its `JoinHandle`
+    /// (so an awaiting handle sees what the hook did).
     fn on_complete(&self, id: TaskId) {
         let _ = id;
     }
