@@ -21,7 +21,9 @@ use trioxide_task::{BlockingPool, SchedulerMetrics, Spawner, StealSpawner};
 pub struct RuntimeMetrics {
     /// Threads that poll tasks: workers (`WorkStealing`), cores (`ThreadPerCore`), or 1.
     pub workers: usize,
-    /// Tasks spawned and not yet finished (blocking tasks excluded).
+    /// Tasks spawned and not yet finished (blocking tasks excluded). A task that just
+    /// finished on another thread may still count for a moment after its `JoinHandle`
+    /// returned.
     pub live_tasks: usize,
     /// Tasks spawned in total (blocking tasks excluded).
     pub spawned_tasks: u64,

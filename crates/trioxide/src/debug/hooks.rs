@@ -133,6 +133,20 @@ impl TaskHooks for RuntimeHooks {
     fn on_shutdown(&self, pending: &[TaskId]) {
         let Some(debug) = &self.debug else { return };
         let now = Instant::now();
+        // A task that finished on another thread may not have left the owned list yet:
+        // the registry knows it completed, so it is not listed.
+        let pending: Vec<TaskId> = pending
+            .iter()
+            .copied()
+            .filter(|&id| {
+                self.registry
+                    .get(id)
+                    .is_none_or(|r| r.state() != trioxide_task::TaskState::Complete)
+            })
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
         let lines: Vec<String> = pending
             .iter()
             .map(|&id| match self.registry.get(id) {
