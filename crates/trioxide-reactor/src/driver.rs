@@ -71,4 +71,24 @@ pub trait Driver: Send + Sync + 'static {
     fn completions(&self) -> u64 {
         0
     }
+
+    /// The driver's counters so far (zero for drivers that keep none).
+    fn stats(&self) -> DriverStats {
+        DriverStats::default()
+    }
+}
+
+/// What a driver has done since it was created (`Reactor::driver_stats`).
+///
+/// For epoll, an operation submitted is an `epoll_ctl` registration and one completed is
+/// a readiness event delivered; for io_uring, a submission queue entry pushed and a
+/// completion reaped (readiness polls included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Operations handed to the kernel.
+    pub submitted: u64,
+    /// Completions (or readiness events) received.
+    pub completed: u64,
+    /// `epoll_wait` or `io_uring_enter` system calls.
+    pub waits: u64,
 }

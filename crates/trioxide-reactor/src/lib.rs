@@ -16,7 +16,7 @@ pub mod time;
 pub mod timers;
 pub mod uring;
 
-pub use driver::{Driver, Event, Interest, ready};
+pub use driver::{Driver, DriverStats, Event, Interest, ready};
 pub use reactor::{Direction, Reactor, ReadyEvent, Registration};
 
 /// The README's example, compiled and run as a doc test.

@@ -117,6 +117,11 @@ impl Reactor {
         self.uring.as_ref()
     }
 
+    /// The driver's counters: operations submitted and completed, wait system calls.
+    pub fn driver_stats(&self) -> crate::driver::DriverStats {
+        self.driver.stats()
+    }
+
     /// The backend's name (`"epoll"` or `"io_uring"`).
     pub fn backend_name(&self) -> &'static str {
         self.driver.name()

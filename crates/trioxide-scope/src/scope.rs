@@ -34,6 +34,17 @@ use trioxide_task::cancel::ChildCancelSlot;
 pub trait Spawn: Send + Sync + 'static {
     /// Spawns `future` as a task of the runtime.
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) -> JoinHandle<()>;
+
+    /// `spawn`, told where the user's `spawn_parallel` call is (for debug listings). The
+    /// default ignores `at`.
+    fn spawn_at(
+        &self,
+        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+        at: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<()> {
+        let _ = at;
+        self.spawn(future)
+    }
 }
 
 type ChildFuture<'env> = Pin<Box<dyn Future<Output = Option<Failure>> + Send + 'env>>;
@@ -361,6 +372,7 @@ impl<'env> Scope<'env> {
     ///
     /// # Panics
     /// If the scope has no runtime to spawn on (see [`SpawnerSource`]).
+    #[track_caller]
     pub fn spawn_parallel<F>(&self, future: F) -> ScopeHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -370,6 +382,7 @@ impl<'env> Scope<'env> {
     }
 
     /// A parallel child whose `Err` is a failure.
+    #[track_caller]
     pub fn spawn_parallel_fallible<F, T, E>(&self, future: F) -> ScopeHandle<T>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -379,6 +392,7 @@ impl<'env> Scope<'env> {
         self.spawn_parallel_inner(future)
     }
 
+    #[track_caller]
     fn spawn_parallel_inner<F, T, E>(&self, future: F) -> ScopeHandle<T>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -412,19 +426,23 @@ impl<'env> Scope<'env> {
                 .clone()
         };
         let (mut guard, task_shared) = (SlotGuard(Some(slot.clone())), self.shared.clone());
-        let mut task = spawner.spawn(Box::pin(async move {
-            match CatchUnwind(future).await {
-                Ok(Ok(v)) => guard.fill(Ok(v)),
-                Ok(Err(e)) => {
-                    guard.fill(Err(ChildError::Failed));
-                    task_shared.fail(Failure::Error(e.into()));
+        let at = std::panic::Location::caller();
+        let mut task = spawner.spawn_at(
+            Box::pin(async move {
+                match CatchUnwind(future).await {
+                    Ok(Ok(v)) => guard.fill(Ok(v)),
+                    Ok(Err(e)) => {
+                        guard.fill(Err(ChildError::Failed));
+                        task_shared.fail(Failure::Error(e.into()));
+                    }
+                    Err(payload) => {
+                        guard.fill(Err(ChildError::Failed));
+                        task_shared.fail(Failure::Panic(panic_message(&*payload)));
+                    }
                 }
-                Err(payload) => {
-                    guard.fill(Err(ChildError::Failed));
-                    task_shared.fail(Failure::Panic(panic_message(&*payload)));
-                }
-            }
-        }));
+            }),
+            at,
+        );
         // Register the completion waker by polling the handle once (it is woken exactly
         // once, when the task completes); the handle is kept so the task stays joined.
         if Pin::new(&mut task)

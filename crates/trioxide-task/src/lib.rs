@@ -40,9 +40,13 @@ pub use sched::local::{
     EVENT_INTERVAL, LocalExecutor, NoExecutor, Spawner, current_spawner, spawn_local,
     try_spawn_local,
 };
+pub use sched::metrics::SchedulerMetrics;
 pub use sched::policy::{Fifo, ReadyTask, SchedulePolicy, Seeded};
 pub use sched::steal::{StealSpawner, WorkStealing, WorkStealingConfig};
-pub use task::{CancelHandle, JoinError, JoinHandle, PanicPayload, TaskHooks, TaskId};
+pub use task::{
+    CancelHandle, JoinError, JoinHandle, PanicPayload, TaskHooks, TaskId, TaskProbe, TaskState,
+    current_task_id,
+};
 pub use yield_now::{YieldNow, yield_now};
 
 /// The README's example, compiled and run as a doc test.

@@ -1,10 +1,12 @@
 //! `TaskHooks` through both schedulers: every spawn, poll and release is seen, polls are
-//! timed, an unread panic is reported exactly once, and shutdown names the pending tasks.
+//! timed, an unread panic is reported exactly once, shutdown names the pending tasks,
+//! every task completes once, and a kept `TaskProbe` follows the task's state.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use trioxide_task::{
-    LocalExecutor, TaskHooks, TaskId, ThreadPark, WorkStealing, WorkStealingConfig, yield_now,
+    LocalExecutor, TaskHooks, TaskId, TaskProbe, TaskState, ThreadPark, WorkStealing,
+    WorkStealingConfig, yield_now,
 };
 
 /// Records every hook call.
@@ -16,11 +18,15 @@ struct Recorder {
     panics: Mutex<Vec<(TaskId, String)>>,
     shutdown: Mutex<Vec<Vec<TaskId>>>,
     released: Mutex<Vec<TaskId>>,
+    completed: Mutex<Vec<TaskId>>,
 }
 
 impl TaskHooks for Recorder {
-    fn on_spawn(&self, id: TaskId) {
-        self.spawned.lock().unwrap().push(id);
+    fn on_spawn(&self, task: &TaskProbe) {
+        self.spawned.lock().unwrap().push(task.id());
+    }
+    fn on_complete(&self, id: TaskId) {
+        self.completed.lock().unwrap().push(id);
     }
     fn before_poll(&self, id: TaskId) {
         self.before.lock().unwrap().push(id);
@@ -81,9 +87,68 @@ fn local_executor_calls_every_hook() {
     assert_eq!(*rec.shutdown.lock().unwrap(), vec![vec![pending_id]]);
     let mut released = rec.released.lock().unwrap().clone();
     let mut spawned = rec.spawned.lock().unwrap().clone();
+    let mut completed = rec.completed.lock().unwrap().clone();
     released.sort();
     spawned.sort();
+    completed.sort();
     assert_eq!(released, spawned, "every task is released once");
+    assert_eq!(completed, spawned, "every task completes once");
+}
+
+/// Keeps a probe of every task (dropping it at completion) and records what the probe
+/// said at each poll.
+#[derive(Default)]
+struct Prober {
+    probes: Mutex<Vec<TaskProbe>>,
+    seen_in_poll: Mutex<Vec<TaskState>>,
+}
+
+impl TaskHooks for Prober {
+    fn on_spawn(&self, task: &TaskProbe) {
+        assert_eq!(task.state(), TaskState::Scheduled);
+        self.probes.lock().unwrap().push(task.clone());
+    }
+    fn before_poll(&self, id: TaskId) {
+        let probes = self.probes.lock().unwrap();
+        let probe = probes.iter().find(|p| p.id() == id).unwrap();
+        self.seen_in_poll.lock().unwrap().push(probe.state());
+    }
+    fn on_complete(&self, id: TaskId) {
+        let mut probes = self.probes.lock().unwrap();
+        let at = probes.iter().position(|p| p.id() == id).unwrap();
+        // The result is published right after this hook.
+        assert_ne!(probes[at].state(), TaskState::Complete);
+        probes.swap_remove(at);
+    }
+}
+
+#[test]
+fn a_probe_reads_the_live_state_and_is_dropped_at_completion() {
+    let prober = Arc::new(Prober::default());
+    let ex = LocalExecutor::with_hooks(ThreadPark::new(), prober.clone());
+    let waiting = ex.spawn(async move {
+        yield_now().await;
+        std::future::pending::<()>().await;
+    });
+    assert_eq!(ex.run_until_stalled(), 2);
+    let probe = prober.probes.lock().unwrap()[0].clone();
+    assert_eq!(probe.state(), TaskState::Idle);
+    waiting.cancel();
+    assert_eq!(probe.state(), TaskState::Cancelling);
+    ex.run_until_stalled();
+    assert_eq!(probe.state(), TaskState::Complete);
+    assert!(
+        prober.probes.lock().unwrap().is_empty(),
+        "dropped at completion"
+    );
+    assert_eq!(
+        *prober.seen_in_poll.lock().unwrap(),
+        vec![TaskState::Running; 2],
+        "each poll sees its task running (dropping the cancelled future is no poll)"
+    );
+    drop(probe);
+    drop(waiting);
+    drop(ex);
 }
 
 #[test]
@@ -119,4 +184,5 @@ fn work_stealing_calls_the_hooks_too() {
     assert_eq!(rec.panics.lock().unwrap().len(), 1);
     assert_eq!(*rec.shutdown.lock().unwrap(), vec![vec![pending_id]]);
     assert_eq!(rec.released.lock().unwrap().len(), 3);
+    assert_eq!(rec.completed.lock().unwrap().len(), 3);
 }

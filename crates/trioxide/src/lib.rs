@@ -33,6 +33,7 @@ pub mod debug;
 pub mod fs;
 pub mod io;
 mod loom;
+pub mod metrics;
 pub mod net;
 pub mod runtime;
 pub mod scope;
@@ -189,8 +190,13 @@ pub(crate) fn spawn_local_named<F>(
 where
     F: Future + 'static,
 {
-    let spawned = if runtime::current_is_debug() {
-        debug::with_spawn_meta(name, at, || trioxide_task::try_spawn_local(future))
+    let spawned = if runtime::current_records_spawns() {
+        let meta = debug::SpawnMeta {
+            name,
+            at: Some(at),
+            parent: None,
+        };
+        debug::with_spawn_meta(meta, || trioxide_task::try_spawn_local(future))
     } else {
         trioxide_task::try_spawn_local(future)
     };

@@ -9,20 +9,57 @@ use crate::time::{Instant, timeout_at};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 pub use trioxide_scope::{
     BoxError, ChildError, Failure, LocalScope, LocalScopeFuture, LocalScopeHandle, Scope,
     ScopeError, ScopeFuture, ScopeHandle, TaskGroup,
 };
 
-struct RuntimeSpawner(Handle);
+/// A scope's spawner: the runtime, plus (for the task dump) the scope's number and the
+/// task its body runs in, which become the parent of its `spawn_parallel` children.
+struct RuntimeSpawner {
+    handle: Handle,
+    scope: u64,
+    owner: Option<trioxide_task::TaskId>,
+}
+
+/// Scope numbers, unique in the process (a plain std atomic: an id counter outside
+/// the schedulers, never in a loom model).
+static NEXT_SCOPE: AtomicU64 = AtomicU64::new(1);
+
+impl RuntimeSpawner {
+    fn spawn_from(
+        &self,
+        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+        at: Option<&'static std::panic::Location<'static>>,
+    ) -> crate::JoinHandle<()> {
+        let meta = || crate::debug::SpawnMeta {
+            name: None,
+            at,
+            parent: Some(crate::debug::Parent::Scope {
+                scope: self.scope,
+                owner: self.owner,
+            }),
+        };
+        self.handle.spawn_with_meta(meta, future)
+    }
+}
 
 impl trioxide_scope::Spawn for RuntimeSpawner {
     fn spawn(
         &self,
         future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
     ) -> crate::JoinHandle<()> {
-        self.0.spawn(future)
+        self.spawn_from(future, None)
+    }
+
+    fn spawn_at(
+        &self,
+        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+        at: &'static std::panic::Location<'static>,
+    ) -> crate::JoinHandle<()> {
+        self.spawn_from(future, Some(at))
     }
 }
 
@@ -91,10 +128,15 @@ where
     trioxide_scope::scope_local(trioxide_scope::SpawnerSource::Lazy(current_spawner), body)
 }
 
-/// The current runtime as a scope spawner.
+/// The current runtime as a scope spawner (found at the scope's first `spawn_parallel`,
+/// inside the task that runs the scope).
 fn current_spawner() -> Option<Arc<dyn trioxide_scope::Spawn>> {
     let handle = Handle::try_current().ok()?;
-    Some(Arc::new(RuntimeSpawner(handle)))
+    Some(Arc::new(RuntimeSpawner {
+        handle,
+        scope: NEXT_SCOPE.fetch_add(1, Ordering::Relaxed),
+        owner: trioxide_task::current_task_id(),
+    }))
 }
 
 /// The error of [`fail_after`]: the deadline passed first (Trio's `TooSlowError`).

@@ -3,7 +3,8 @@
 //!
 //! All of the raw system calls live in this file.
 
-use crate::driver::{Driver, Event, Interest, ready};
+use crate::driver::{Driver, DriverStats, Event, Interest, ready};
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -18,6 +19,12 @@ const EVENTS_PER_WAIT: usize = 1024;
 pub struct EpollDriver {
     epoll: OwnedFd,
     wake: OwnedFd,
+    /// `epoll_ctl` registrations (from any thread).
+    registrations: AtomicU64,
+    /// `epoll_wait` calls and events delivered: written only by the thread in `wait`
+    /// (one at a time, the reactor's rule), so a plain load + store.
+    waits: AtomicU64,
+    events: AtomicU64,
 }
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -39,7 +46,13 @@ impl EpollDriver {
         let wake = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
         // SAFETY: `wake` is a fresh descriptor we own.
         let wake = unsafe { OwnedFd::from_raw_fd(wake) };
-        let driver = EpollDriver { epoll, wake };
+        let driver = EpollDriver {
+            epoll,
+            wake,
+            registrations: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+        };
         driver.ctl(
             libc::EPOLL_CTL_ADD,
             driver.wake.as_raw_fd(),
@@ -61,6 +74,11 @@ impl EpollDriver {
         // SAFETY: reads 8 bytes into `buf`, which is 8 bytes long; EAGAIN is fine.
         let _ = unsafe { libc::read(self.wake.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
     }
+}
+
+/// Adds `n` to a counter only the waiting thread writes (no read-modify-write).
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
 }
 
 fn epoll_bits(interest: Interest) -> u32 {
@@ -96,6 +114,7 @@ fn ready_bits(events: u32) -> usize {
 impl Driver for EpollDriver {
     fn register(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
         debug_assert_ne!(token, WAKE_TOKEN);
+        self.registrations.fetch_add(1, Ordering::Relaxed);
         self.ctl(libc::EPOLL_CTL_ADD, fd, token, epoll_bits(interest))
     }
 
@@ -120,6 +139,7 @@ impl Driver for EpollDriver {
                 timeout_ms,
             )
         };
+        bump(&self.waits, 1);
         let n = match cvt(n) {
             Ok(n) => n as usize,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
@@ -136,6 +156,7 @@ impl Driver for EpollDriver {
                 });
             }
         }
+        bump(&self.events, n as u64);
         Ok(())
     }
 
@@ -155,6 +176,14 @@ impl Driver for EpollDriver {
 
     fn as_raw_fd(&self) -> RawFd {
         self.epoll.as_raw_fd()
+    }
+
+    fn stats(&self) -> DriverStats {
+        DriverStats {
+            submitted: self.registrations.load(Ordering::Relaxed),
+            completed: self.events.load(Ordering::Relaxed),
+            waits: self.waits.load(Ordering::Relaxed),
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -198,5 +227,9 @@ mod tests {
         driver.wait(&mut events, None).unwrap();
         assert!(events.is_empty(), "an unpark returns with no event");
         driver.deregister(b.as_raw_fd()).unwrap();
+        let stats = driver.stats();
+        assert_eq!(stats.waits, 3, "{stats:?}");
+        assert_eq!(stats.submitted, 1, "one registration: {stats:?}");
+        assert!(stats.completed >= 2, "{stats:?}");
     }
 }

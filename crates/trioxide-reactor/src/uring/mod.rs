@@ -251,6 +251,15 @@ impl Driver for UringDriver {
         self.shared.ring.wake().notify()
     }
 
+    fn stats(&self) -> crate::driver::DriverStats {
+        let (submitted, completed) = self.shared.ring.pushed_and_reaped();
+        crate::driver::DriverStats {
+            submitted,
+            completed,
+            waits: self.shared.ring.enters(),
+        }
+    }
+
     fn name(&self) -> &'static str {
         "io_uring"
     }

@@ -55,6 +55,10 @@ pub(crate) struct Ring {
     in_wait: AtomicBool,
     /// `io_uring_enter` calls made so far.
     enters: AtomicU64,
+    /// Submission entries pushed (written under `sq_lock`).
+    pushed: AtomicU64,
+    /// Completions reaped (written under `cq_lock`).
+    reaped: AtomicU64,
     /// The eventfd that interrupts a blocked `wait` (`unpark`, and pushes made meanwhile).
     wake: EventFd,
 }
@@ -72,6 +76,8 @@ impl Ring {
             cq_lock: Mutex::new(()),
             in_wait: AtomicBool::new(false),
             enters: AtomicU64::new(0),
+            pushed: AtomicU64::new(0),
+            reaped: AtomicU64::new(0),
             wake: EventFd::new()?,
         })
     }
@@ -87,6 +93,14 @@ impl Ring {
     }
 
     /// How many `io_uring_enter` calls this ring has made.
+    /// Entries pushed and completions reaped so far.
+    pub(crate) fn pushed_and_reaped(&self) -> (u64, u64) {
+        (
+            self.pushed.load(Ordering::Relaxed),
+            self.reaped.load(Ordering::Relaxed),
+        )
+    }
+
     pub(crate) fn enters(&self) -> u64 {
         self.enters.load(Ordering::Relaxed)
     }
@@ -126,6 +140,9 @@ impl Ring {
             )
         })?;
         drop(sq); // publishes the tail (release store)
+        // Written under `sq_lock` only: a plain load + store.
+        self.pushed
+            .store(self.pushed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if self.in_wait.load(Ordering::SeqCst) {
             self.wake.notify()?;
         }
@@ -180,9 +197,14 @@ impl Ring {
             if cq.is_empty() {
                 break;
             }
+            let mut n = 0;
             for cqe in &mut cq {
+                n += 1;
                 f(cqe.user_data(), cqe.result(), cqe.flags());
             }
+            // Written under `cq_lock` only: a plain load + store.
+            self.reaped
+                .store(self.reaped.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         }
     }
 }

@@ -259,3 +259,32 @@ fn op_survives_the_exit_of_the_thread_that_submitted_it() {
     assert_eq!(res.unwrap(), 10);
     assert_eq!(buf, b"still here");
 }
+
+#[test]
+fn stats_count_submissions_completions_and_enters() {
+    let Some(driver) = driver_or_skip("stats_count") else {
+        return;
+    };
+    let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let before = driver.stats();
+    driver
+        .register(std::os::fd::AsRawFd::as_raw_fd(&b), 7, Interest::Both)
+        .unwrap();
+    std::io::Write::write_all(&mut a, b"x").unwrap();
+    let mut events = Vec::new();
+    driver
+        .wait(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    let after = driver.stats();
+    assert!(
+        after.submitted > before.submitted,
+        "{before:?} -> {after:?}"
+    );
+    assert!(
+        after.completed > before.completed,
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!(after.waits, driver.enter_count());
+    assert!(after.waits > before.waits);
+}

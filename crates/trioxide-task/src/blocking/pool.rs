@@ -81,7 +81,12 @@ pub(crate) struct Inner {
     /// Workers inside their wait on the channel (a metric, not used for decisions).
     idle: AtomicUsize,
     config: BlockingConfig,
+    on_thread_start: Option<ThreadHook>,
+    on_thread_stop: Option<ThreadHook>,
 }
+
+/// A callback run on each pool thread as it starts or stops.
+type ThreadHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 struct State {
     /// The channel's sending half; `None` once shutdown began (rule 4).
@@ -110,7 +115,17 @@ loom::thread_local! {
 
 impl BlockingPool {
     /// A pool with no threads yet; they start as work arrives.
-    pub fn new(mut config: BlockingConfig) -> Self {
+    pub fn new(config: BlockingConfig) -> Self {
+        Self::with_thread_hooks(config, None, None)
+    }
+
+    /// A pool whose threads call `on_start` before their first job and `on_stop` as they
+    /// exit (after leaving the pool's thread count, so `shutdown` may return first).
+    pub fn with_thread_hooks(
+        mut config: BlockingConfig,
+        on_start: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+        on_stop: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    ) -> Self {
         config.max_threads = config.max_threads.max(1);
         let (tx, rx) = channel::channel();
         let inner = Arc::new(Inner {
@@ -126,6 +141,8 @@ impl BlockingPool {
             owned: OwnedTasks::new(),
             idle: AtomicUsize::new(0),
             config,
+            on_thread_start: on_start,
+            on_thread_stop: on_stop,
         });
         BlockingPool {
             handle: Arc::new(Handle { inner }),
@@ -273,6 +290,9 @@ impl Inner {
     fn run_worker(this: Arc<Inner>, id: usize) {
         let this = &*this;
         WORKER.with(|w| w.set(Some((this.addr(), id))));
+        if let Some(hook) = &this.on_thread_start {
+            hook();
+        }
         loop {
             // Counted as waiting in `surplus` here.
             this.idle.fetch_add(1, Ordering::Relaxed);
@@ -295,6 +315,9 @@ impl Inner {
                             }
                             drop(state);
                             this.exited.notify_all();
+                            if let Some(hook) = &this.on_thread_stop {
+                                hook();
+                            }
                             return;
                         }
                     }

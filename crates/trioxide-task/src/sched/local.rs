@@ -23,6 +23,7 @@ use crate::coop;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::park::{Park, ThreadPark, Unpark};
+use crate::sched::metrics::{OwnerCounters, SchedulerMetrics, SharedCounter};
 use crate::sched::policy::{Fifo, ReadyTask, SchedulePolicy};
 use crate::task::hooks::Hooks;
 use crate::task::list::OwnedTasks;
@@ -84,6 +85,10 @@ pub(crate) struct Shared {
     owned: OwnedTasks,
     unpark: std::sync::Arc<dyn Unpark>,
     hooks: Hooks,
+    /// Written by the owner thread only.
+    counters: OwnerCounters,
+    /// Spawns from other threads.
+    remote_spawned: SharedCounter,
 }
 
 struct Remote {
@@ -136,6 +141,32 @@ impl Schedule for LocalScheduler {
 }
 
 impl Shared {
+    /// Counts a spawn: in the owner's block on the owner thread, else in the shared one.
+    fn count_spawn(&self) {
+        let on_owner = current_core().is_some_and(|core| {
+            // SAFETY: CURRENT points at the core being driven on this thread (EnterGuard).
+            std::ptr::eq(&*unsafe { core.as_ref() }.shared, self)
+        });
+        if on_owner {
+            OwnerCounters::bump(&self.counters.spawned);
+        } else {
+            self.remote_spawned.add_one();
+        }
+    }
+
+    /// The executor's counters.
+    fn metrics(&self) -> SchedulerMetrics {
+        let mut m = SchedulerMetrics {
+            workers: 1,
+            live_tasks: self.owned.len(),
+            spawned: self.remote_spawned.get(),
+            injector_depth: self.remote_len.load(Ordering::Relaxed),
+            ..SchedulerMetrics::default()
+        };
+        self.counters.add_to(&mut m);
+        m
+    }
+
     fn push_remote(&self, task: Notified) {
         let mut remote = self.remote.lock().unwrap();
         if remote.closed {
@@ -162,6 +193,7 @@ fn spawn_on<F>(shared: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
+    shared.count_spawn();
     let scheduler = LocalScheduler(shared.clone());
     let (task, notified, handle) = new_task(future, scheduler.clone());
     match shared.owned.bind(task) {
@@ -254,6 +286,8 @@ impl<P: SchedulePolicy> LocalExecutor<P> {
             owned: OwnedTasks::new(),
             unpark: park.unparker(),
             hooks,
+            counters: OwnerCounters::new(),
+            remote_spawned: SharedCounter::new(),
         });
         LocalExecutor {
             shared: shared.clone(),
@@ -297,6 +331,11 @@ impl<P: SchedulePolicy> LocalExecutor<P> {
     /// Tasks spawned and not yet finished.
     pub fn live_tasks(&self) -> usize {
         self.shared.owned.len()
+    }
+
+    /// The executor's counters (see [`SchedulerMetrics`]).
+    pub fn metrics(&self) -> SchedulerMetrics {
+        self.shared.metrics()
     }
 
     /// Whether a task is ready to be polled.
@@ -346,6 +385,7 @@ impl<P: SchedulePolicy> LocalExecutor<P> {
     fn run_one(&self) -> bool {
         match self.next_task() {
             Some(task) => {
+                OwnerCounters::bump(&self.shared.counters.polls);
                 task.run();
                 true
             }
@@ -409,6 +449,7 @@ impl<P: SchedulePolicy> LocalExecutor<P> {
             park.park(Some(Duration::ZERO));
             return;
         }
+        OwnerCounters::bump(&self.shared.counters.parks);
         park.park(timeout);
         self.shared.sleeping.store(false, Ordering::SeqCst);
     }
@@ -519,6 +560,11 @@ impl Spawner {
     /// Whether the executor behind this handle was dropped.
     pub fn is_closed(&self) -> bool {
         self.shared.owned.is_closed()
+    }
+
+    /// The executor's counters (as [`LocalExecutor::metrics`]), from any thread.
+    pub fn metrics(&self) -> SchedulerMetrics {
+        self.shared.metrics()
     }
 }
 

@@ -1,6 +1,8 @@
 //! Schedulers: the current-thread [`LocalExecutor`](local::LocalExecutor) and the
-//! multi-threaded [`WorkStealing`](steal::WorkStealing) pool.
+//! multi-threaded [`WorkStealing`](steal::WorkStealing) pool, and their counters
+//! (`metrics`).
 
 pub(crate) mod local;
+pub(crate) mod metrics;
 pub(crate) mod policy;
 pub(crate) mod steal;

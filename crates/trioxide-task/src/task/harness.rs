@@ -40,6 +40,30 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
+/// Tells the scheduler's hooks, if any, about the task just created in `raw`.
+pub(crate) fn announce_spawn<F: Future + 'static, S: Schedule>(raw: RawTask) {
+    // SAFETY: the caller holds the new cell's references, and it is of these types.
+    let cell = unsafe { cell::<F, S>(raw.header_ptr()) };
+    if let Some(hooks) = cell.scheduler.hooks() {
+        on_spawn(hooks, raw);
+    }
+}
+
+/// Hands the hooks a probe of the new task (out of line: the hot path only tests for
+/// hooks).
+#[cold]
+#[inline(never)]
+fn on_spawn(hooks: &dyn TaskHooks, raw: RawTask) {
+    hooks.on_spawn(&super::hooks::TaskProbe::borrowed(raw));
+}
+
+/// Tells the hooks a task finished.
+#[cold]
+#[inline(never)]
+fn on_complete(hooks: &dyn TaskHooks, id: super::TaskId) {
+    hooks.on_complete(id);
+}
+
 /// What one poll of the stage gave.
 enum Polled<T> {
     Pending,
@@ -288,6 +312,10 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
         // SAFETY: RUNNING gives us the stage, which is Consumed (nothing to drop).
         unsafe { stage.write(Stage::Finished(output)) }
     });
+    // Before COMPLETE: whoever awaits the handle sees the hook's effects.
+    if let Some(hooks) = cell.scheduler.hooks() {
+        on_complete(hooks, cell.header.id);
+    }
     let snapshot = cell.header.state.transition_to_complete();
     if !snapshot.is_join_interested() {
         // Nobody will read the output: drop it here, on the scheduler's thread.

@@ -20,7 +20,7 @@ pub(crate) mod state;
 mod waker;
 
 pub use error::{JoinError, PanicPayload};
-pub use hooks::TaskHooks;
+pub use hooks::{TaskHooks, TaskProbe, TaskState};
 pub use id::TaskId;
 pub use join::{CancelHandle, JoinHandle};
 
@@ -190,6 +190,13 @@ unsafe impl Send for TaskRef {}
 // SAFETY: as above.
 unsafe impl Sync for TaskRef {}
 
+/// The id of the task being polled on this thread, if any (its spawns' parent).
+pub fn current_task_id() -> Option<TaskId> {
+    let ptr = CURRENT_TASK.with(|c| c.get())?;
+    // SAFETY: the task being polled is alive (the poll holds a reference).
+    Some(unsafe { RawTask::from_raw(ptr) }.id())
+}
+
 /// Allocates a task for `future`, run by `scheduler`: the owned list's `Task`, the first
 /// `Notified`, and the `JoinHandle`.
 pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> (Task, Notified, JoinHandle<F::Output>)
@@ -198,9 +205,7 @@ where
     S: Schedule,
 {
     let id = TaskId::next();
-    if let Some(hooks) = scheduler.hooks() {
-        hooks.on_spawn(id);
-    }
     let raw = RawTask::new(future, scheduler, id);
+    harness::announce_spawn::<F, S>(raw);
     (Task { raw }, Notified(Task { raw }), JoinHandle::new(raw))
 }

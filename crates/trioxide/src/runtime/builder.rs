@@ -112,6 +112,7 @@ pub struct Builder {
     pub(crate) debug_log: Option<crate::debug::LogSink>,
     pub(crate) start_paused: bool,
     pub(crate) seed: Option<u64>,
+    pub(crate) hooks: super::UserHooks,
 }
 
 impl Default for Builder {
@@ -140,6 +141,7 @@ impl Builder {
             debug_log: None,
             start_paused: false,
             seed: None,
+            hooks: super::UserHooks::default(),
         }
     }
 
@@ -179,6 +181,76 @@ impl Builder {
     /// default writes them to stderr. See [`crate::debug`].
     pub fn debug_log(&mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> &mut Self {
         self.debug_log = Some(crate::debug::LogSink(Arc::new(sink)));
+        self
+    }
+
+    /// Runs `f` on every thread the runtime starts — workers, cores and blocking-pool
+    /// threads — before it runs any task (tokio's `on_thread_start`). Setting it again
+    /// replaces it.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.hooks.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every runtime thread as it stops (after its last task).
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.hooks.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` for each task spawned, on the spawning thread, before the task first
+    /// runs. Any task hook makes the runtime keep a task registry, as debug mode does
+    /// (so [`crate::debug::dump`] works too); it composes with debug mode.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let spawned = Arc::new(AtomicUsize::new(0));
+    /// let seen = spawned.clone();
+    /// let rt = trioxide::Runtime::builder()
+    ///     .on_task_spawn(move |meta| {
+    ///         assert!(meta.spawned_at().is_some());
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async { trioxide::spawn(async {}).await.unwrap() });
+    /// assert_eq!(spawned.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn on_task_spawn(
+        &mut self,
+        f: impl Fn(&super::TaskMeta<'_>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.hooks.on_task_spawn = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` once for each task that finishes (returns, panics or is cancelled, also
+    /// at shutdown), on the thread that finished it.
+    pub fn on_task_terminate(
+        &mut self,
+        f: impl Fn(&super::TaskMeta<'_>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.hooks.on_task_terminate = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` just before each poll of a task, on the polling thread (tokio's
+    /// `on_before_task_poll`).
+    pub fn on_before_task_poll(
+        &mut self,
+        f: impl Fn(&super::TaskMeta<'_>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.hooks.before_poll = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` just after each poll of a task returns, on the polling thread.
+    pub fn on_after_task_poll(
+        &mut self,
+        f: impl Fn(&super::TaskMeta<'_>) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.hooks.after_poll = Some(Arc::new(f));
         self
     }
 

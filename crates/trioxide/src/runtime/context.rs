@@ -33,6 +33,11 @@ pub(crate) struct Shared {
     pub(crate) timers: Arc<Timers>,
     pub(crate) backend: IoBackend,
     pub(crate) debug: bool,
+    /// The task hooks (debug mode and/or user task hooks): present iff spawns are
+    /// recorded.
+    pub(crate) hooks: Option<Arc<crate::debug::hooks::RuntimeHooks>>,
+    /// Where `metrics()` reads from (shared by all of the runtime's handles).
+    pub(crate) metrics: Arc<crate::metrics::Sources>,
     pub(crate) cancel_grace: std::time::Duration,
     /// Every core's spawner, for `spawn_on` (thread-per-core only).
     pub(crate) cores: Option<Arc<[Spawner]>>,
@@ -100,7 +105,7 @@ impl Handle {
         self.spawn_named(None, Location::caller(), future)
     }
 
-    /// `spawn`, recording `name` and `at` when debug mode is on.
+    /// `spawn`, recording `name` and `at` when the runtime records spawns.
     pub(crate) fn spawn_named<F>(
         &self,
         name: Option<Cow<'static, str>>,
@@ -111,8 +116,28 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send,
     {
-        if self.shared.debug {
-            crate::debug::with_spawn_meta(name, at, || self.spawn_inner(future))
+        self.spawn_with_meta(
+            || crate::debug::SpawnMeta {
+                name,
+                at: Some(at),
+                parent: None,
+            },
+            future,
+        )
+    }
+
+    /// `spawn`, handing `meta()` to the task hooks when the runtime records spawns.
+    pub(crate) fn spawn_with_meta<F>(
+        &self,
+        meta: impl FnOnce() -> crate::debug::SpawnMeta,
+        future: F,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        if self.shared.hooks.is_some() {
+            crate::debug::with_spawn_meta(meta(), || self.spawn_inner(future))
         } else {
             self.spawn_inner(future)
         }
@@ -154,9 +179,12 @@ impl Handle {
             core,
             cores: cores.len(),
         })?;
-        if self.shared.debug {
-            let at = Location::caller();
-            Ok(crate::debug::with_spawn_meta(None, at, || {
+        if self.shared.hooks.is_some() {
+            let meta = crate::debug::SpawnMeta {
+                at: Some(Location::caller()),
+                ..Default::default()
+            };
+            Ok(crate::debug::with_spawn_meta(meta, || {
                 spawner.spawn(future)
             }))
         } else {
@@ -196,6 +224,18 @@ impl Handle {
     /// Whether debug mode is on.
     pub fn is_debug(&self) -> bool {
         self.shared.debug
+    }
+
+    /// The live task tree of this runtime (see [`crate::debug::dump`]): empty, saying how
+    /// to turn it on, unless debug mode (or a user task hook) is on.
+    pub fn dump(&self) -> crate::debug::TaskDump {
+        crate::debug::dump_of(self.shared.hooks.as_deref())
+    }
+
+    /// The runtime's counters (see [`RuntimeMetrics`](crate::metrics::RuntimeMetrics)),
+    /// from any thread, debug mode or not.
+    pub fn metrics(&self) -> crate::metrics::RuntimeMetrics {
+        self.shared.metrics.read()
     }
 
     pub(crate) fn reactor(&self) -> &Arc<Reactor> {
@@ -266,9 +306,14 @@ pub(crate) fn clock_now() -> std::time::Instant {
         .unwrap_or_else(std::time::Instant::now)
 }
 
-/// Whether this thread is inside a runtime with debug mode on (no reference counting).
-pub(crate) fn current_is_debug() -> bool {
-    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|h| h.shared.debug))
+/// Whether this thread is inside a runtime that records spawns (debug mode or user task
+/// hooks; no reference counting).
+pub(crate) fn current_records_spawns() -> bool {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|h| h.shared.hooks.is_some())
+    })
 }
 
 /// Runs `f` with the current handle, or panics with `what` and the usual advice.

@@ -10,12 +10,15 @@
 mod affinity;
 mod builder;
 mod context;
+mod hooks;
 mod park;
 mod per_core;
 
 pub use builder::{BuildError, Builder, Flavor, IO_ENV, Io, IoBackend};
 pub use context::{Handle, NoRuntime, SpawnOnError};
-pub(crate) use context::{clock_now, current_is_debug, with_current};
+pub(crate) use context::{clock_now, current_records_spawns, with_current};
+pub use hooks::TaskMeta;
+pub(crate) use hooks::{TaskHookFn, UserHooks};
 
 use context::SpawnTarget;
 use std::future::Future;
@@ -51,6 +54,8 @@ pub struct Runtime {
     cores: Option<per_core::Cores>,
     blocking: BlockingPool,
     handle: Handle,
+    /// Debug mode's stuck-poll watchdog (stopped on drop).
+    watchdog: Option<crate::debug::watchdog::Watchdog>,
 }
 
 impl Runtime {
@@ -84,26 +89,30 @@ impl Runtime {
     ) -> Result<Runtime, BuildError> {
         let reactor = builder::new_reactor(backend)?;
         let timers = Timers::with_clock(Clock::new(builder.start_paused));
-        let blocking = BlockingPool::new(BlockingConfig {
-            max_threads: builder.max_blocking_threads,
-            keep_alive: builder.thread_keep_alive,
-            thread_name: format!("{}-blocking", builder.thread_name),
-        });
+        let user = &builder.hooks;
+        let blocking = BlockingPool::with_thread_hooks(
+            BlockingConfig {
+                max_threads: builder.max_blocking_threads,
+                keep_alive: builder.thread_keep_alive,
+                thread_name: format!("{}-blocking", builder.thread_name),
+            },
+            user.on_thread_start.clone(),
+            user.on_thread_stop.clone(),
+        );
         let driver = park::ReactorPark {
             reactor: reactor.clone(),
             timers: timers.clone(),
             blocking: Some(blocking.clone()),
         };
-        let hooks = builder.debug.then(|| {
-            let sink = builder
+        let debug_log = builder.debug.then(|| crate::debug::hooks::DebugLog {
+            slow_poll: builder.slow_poll_threshold,
+            sink: builder
                 .debug_log
                 .clone()
-                .unwrap_or_else(crate::debug::LogSink::stderr);
-            Arc::new(crate::debug::DebugHooks::new(
-                builder.slow_poll_threshold,
-                sink,
-            ))
+                .unwrap_or_else(crate::debug::LogSink::stderr),
         });
+        let hooks = crate::debug::hooks::RuntimeHooks::for_runtime(debug_log, user);
+        let metrics = Arc::new(crate::metrics::Sources::default());
         let handle = Handle {
             shared: Arc::new(context::Shared {
                 spawn: std::sync::OnceLock::new(),
@@ -113,6 +122,8 @@ impl Runtime {
                 backend,
                 flavor,
                 debug: builder.debug,
+                hooks: hooks.clone(),
+                metrics: metrics.clone(),
                 cancel_grace: builder.cancel_grace,
                 cores: None,
             }),
@@ -136,11 +147,18 @@ impl Runtime {
                 // Workers enter the runtime context as they start. The hook holds a weak
                 // reference so the pool does not keep its own handle alive.
                 let weak = Arc::downgrade(&handle.shared);
+                let (on_start, on_stop) = (user.clone(), user.clone());
                 let config = WorkStealingConfig {
                     workers,
                     thread_name: builder.thread_name.clone(),
-                    on_thread_start: Some(Arc::new(move || context::enter_worker_thread(&weak))),
-                    on_thread_stop: Some(Arc::new(context::leave_worker_thread)),
+                    on_thread_start: Some(Arc::new(move || {
+                        context::enter_worker_thread(&weak);
+                        on_start.thread_started();
+                    })),
+                    on_thread_stop: Some(Arc::new(move || {
+                        on_stop.thread_stopping();
+                        context::leave_worker_thread();
+                    })),
                     hooks: hooks.clone().map(|h| h as Arc<dyn TaskHooks>),
                 };
                 let pool = WorkStealing::new(config, Box::new(driver)).map_err(|source| {
@@ -158,7 +176,7 @@ impl Runtime {
             }
             Flavor::ThreadPerCore => {
                 let n = builder.worker_threads.unwrap_or_else(default_workers);
-                let started = per_core::start(builder, n, backend, &blocking, &hooks)?;
+                let started = per_core::start(builder, n, backend, &blocking, &hooks, &metrics)?;
                 let target = SpawnTarget::RoundRobin(
                     started.spawners.clone(),
                     std::sync::atomic::AtomicUsize::new(0),
@@ -181,12 +199,17 @@ impl Runtime {
                 .expect("not shared yet")
                 .cores = Some(started.spawners.clone());
         }
+        metrics.set(sources(&local, pool.as_ref(), cores.as_ref(), &handle));
+        let watchdog = hooks
+            .as_ref()
+            .and_then(|h| crate::debug::watchdog::Watchdog::start(h, &builder.thread_name));
         Ok(Runtime {
             local: Some(local),
             pool,
             cores,
             blocking,
             handle,
+            watchdog,
         })
     }
 
@@ -249,6 +272,17 @@ impl Runtime {
         self.handle.flavor()
     }
 
+    /// The runtime's counters (see [`RuntimeMetrics`](crate::metrics::RuntimeMetrics)):
+    /// tasks, polls, steals, parks, timers, I/O and blocking threads, counted always.
+    pub fn metrics(&self) -> crate::metrics::RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// The live task tree (see [`crate::debug::dump`]).
+    pub fn dump(&self) -> crate::debug::TaskDump {
+        self.handle.dump()
+    }
+
     /// Tasks spawned and not yet finished.
     pub fn live_tasks(&self) -> usize {
         self.local().live_tasks() + self.pool.as_ref().map_or(0, WorkStealing::live_tasks)
@@ -288,6 +322,7 @@ impl Runtime {
         drop(context);
         in_time &= self.blocking.shutdown(left());
         self.handle.reactor().shutdown();
+        drop(self.watchdog.take());
         in_time
     }
 }
@@ -322,10 +357,41 @@ impl RootExecutor {
     }
 }
 
-/// A `LocalExecutor` over `park`, with debug mode's hooks when they are on.
+/// What `metrics()` sums for a runtime of these parts.
+fn sources(
+    local: &RootExecutor,
+    pool: Option<&WorkStealing>,
+    cores: Option<&per_core::Cores>,
+    handle: &Handle,
+) -> crate::metrics::SourceList {
+    use crate::metrics::Sched;
+    let top = (handle.reactor().clone(), handle.timers().clone());
+    let (schedulers, root, drivers) = match (pool, cores) {
+        (Some(pool), _) => (
+            vec![Sched::Steal(pool.spawner())],
+            Some(local.spawner()),
+            vec![top],
+        ),
+        (None, Some(cores)) => {
+            let mut drivers = vec![top];
+            drivers.extend(cores.drivers.iter().cloned());
+            let schedulers = cores.spawners.iter().cloned().map(Sched::Local).collect();
+            (schedulers, Some(local.spawner()), drivers)
+        }
+        (None, None) => (vec![Sched::Local(local.spawner())], None, vec![top]),
+    };
+    crate::metrics::SourceList {
+        schedulers,
+        root,
+        drivers,
+        blocking: handle.shared.blocking.clone(),
+    }
+}
+
+/// A `LocalExecutor` over `park`, with the runtime's task hooks when there are any.
 pub(crate) fn local_executor(
     park: impl trioxide_task::Park + 'static,
-    hooks: &Option<Arc<crate::debug::DebugHooks>>,
+    hooks: &Option<Arc<crate::debug::hooks::RuntimeHooks>>,
 ) -> LocalExecutor {
     match hooks {
         Some(hooks) => LocalExecutor::with_hooks(park, hooks.clone()),

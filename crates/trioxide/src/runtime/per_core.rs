@@ -21,6 +21,8 @@ use trioxide_task::{BlockingPool, Spawner};
 /// The running cores of a thread-per-core runtime.
 pub(crate) struct Cores {
     pub(crate) spawners: Arc<[Spawner]>,
+    /// Each core's reactor and timers (for metrics).
+    pub(crate) drivers: Vec<(Arc<trioxide_reactor::Reactor>, Arc<Timers>)>,
     threads: Vec<CoreThread>,
 }
 
@@ -29,8 +31,8 @@ struct CoreThread {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// What a core reports once its executor exists.
-type Ready = Result<Spawner, BuildError>;
+/// What a core reports once its executor exists: its spawner, reactor and timers.
+type Ready = Result<(Spawner, Arc<trioxide_reactor::Reactor>, Arc<Timers>), BuildError>;
 
 /// Starts `n` cores; each builds its own reactor, timers and executor on its thread.
 pub(crate) fn start(
@@ -38,10 +40,12 @@ pub(crate) fn start(
     n: usize,
     backend: IoBackend,
     blocking: &BlockingPool,
-    hooks: &Option<Arc<crate::debug::DebugHooks>>,
+    hooks: &Option<Arc<crate::debug::hooks::RuntimeHooks>>,
+    metrics: &Arc<crate::metrics::Sources>,
 ) -> Result<Cores, BuildError> {
     let mut threads = Vec::with_capacity(n);
     let mut spawners = Vec::with_capacity(n);
+    let mut drivers = Vec::with_capacity(n);
     let mut list_senders = Vec::with_capacity(n);
     for index in 0..n {
         let (ready_tx, ready_rx) = mpsc::channel::<Ready>();
@@ -49,6 +53,8 @@ pub(crate) fn start(
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let blocking = blocking.clone();
         let hooks = hooks.clone();
+        let metrics = metrics.clone();
+        let user = builder.hooks.clone();
         let (debug, grace, pin) = (builder.debug, builder.cancel_grace, builder.pin_threads);
         let spawned = std::thread::Builder::new()
             .name(format!("{}-core-{index}", builder.thread_name))
@@ -56,6 +62,14 @@ pub(crate) fn start(
                 if pin {
                     super::affinity::pin_current_thread(index);
                 }
+                user.thread_started();
+                struct Stopping(super::UserHooks);
+                impl Drop for Stopping {
+                    fn drop(&mut self) {
+                        self.0.thread_stopping();
+                    }
+                }
+                let _stopping = Stopping(user);
                 let reactor = match super::builder::new_reactor(backend) {
                     Ok(r) => r,
                     Err(err) => {
@@ -70,7 +84,8 @@ pub(crate) fn start(
                     blocking: None,
                 };
                 let executor = super::local_executor(park, &hooks);
-                if ready_tx.send(Ok(executor.spawner())).is_err() {
+                let parts = (executor.spawner(), reactor.clone(), timers.clone());
+                if ready_tx.send(Ok(parts)).is_err() {
                     return;
                 }
                 let Ok(cores) = list_rx.recv() else { return };
@@ -83,6 +98,8 @@ pub(crate) fn start(
                         backend,
                         flavor: super::Flavor::ThreadPerCore,
                         debug,
+                        hooks,
+                        metrics,
                         cancel_grace: grace,
                         cores: Some(cores),
                     }),
@@ -98,7 +115,10 @@ pub(crate) fn start(
             source,
         })?;
         match ready_rx.recv() {
-            Ok(Ok(spawner)) => spawners.push(spawner),
+            Ok(Ok((spawner, reactor, timers))) => {
+                spawners.push(spawner);
+                drivers.push((reactor, timers));
+            }
             Ok(Err(err)) => return Err(err),
             Err(_) => {
                 return Err(BuildError::Io {
@@ -117,7 +137,11 @@ pub(crate) fn start(
     for tx in list_senders {
         let _ = tx.send(spawners.clone());
     }
-    Ok(Cores { spawners, threads })
+    Ok(Cores {
+        spawners,
+        drivers,
+        threads,
+    })
 }
 
 impl Cores {

@@ -86,7 +86,7 @@
 //! });
 //! ```
 
-mod handler;
+pub(crate) mod handler;
 mod kind;
 
 pub use kind::SignalKind;

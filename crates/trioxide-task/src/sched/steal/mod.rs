@@ -15,6 +15,7 @@ mod worker;
 
 use crate::loom::sync::{Arc, Mutex};
 use crate::park::Park;
+use crate::sched::metrics::SchedulerMetrics;
 use crate::task::{JoinHandle, new_task};
 use park::{Parker, SharedDriver};
 use std::fmt;
@@ -164,9 +165,12 @@ impl WorkStealing {
 
     /// Successful steals so far.
     pub fn steals(&self) -> u64 {
-        self.shared
-            .steals
-            .load(crate::loom::sync::atomic::Ordering::Relaxed)
+        self.metrics().steals
+    }
+
+    /// The pool's counters, summed over its workers (see [`SchedulerMetrics`]).
+    pub fn metrics(&self) -> SchedulerMetrics {
+        metrics_of(&self.shared)
     }
 
     /// Tasks waiting in the injection queue.
@@ -229,6 +233,21 @@ fn join_until(t: loom::thread::JoinHandle<()>, _deadline: Option<Instant>) -> bo
     t.join().is_ok()
 }
 
+/// Sums the workers' counters.
+fn metrics_of(shared: &Shared) -> SchedulerMetrics {
+    let mut m = SchedulerMetrics {
+        workers: shared.workers.len(),
+        live_tasks: shared.owned.len(),
+        spawned: shared.remote_spawned.get(),
+        injector_depth: shared.inject.len(),
+        ..SchedulerMetrics::default()
+    };
+    for worker in shared.workers.iter() {
+        worker.counters.add_to(&mut m);
+    }
+    m
+}
+
 fn spawn_on<F>(shared: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -258,6 +277,11 @@ impl StealSpawner {
     /// Whether the pool was shut down.
     pub fn is_closed(&self) -> bool {
         self.shared.owned.is_closed()
+    }
+
+    /// The pool's counters (as [`WorkStealing::metrics`]).
+    pub fn metrics(&self) -> SchedulerMetrics {
+        metrics_of(&self.shared)
     }
 }
 

@@ -18,9 +18,10 @@ use super::park::{Parker, SharedDriver};
 use super::queue::{CAPACITY, Queue};
 use crate::coop;
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use crate::pad::CachePadded;
 use crate::sched::local::EVENT_INTERVAL;
+use crate::sched::metrics::{OwnerCounters, SharedCounter};
 use crate::task::hooks::Hooks;
 use crate::task::list::OwnedTasks;
 use crate::task::raw::Header;
@@ -47,7 +48,8 @@ pub(crate) struct Shared {
     pub(crate) driver: Arc<SharedDriver>,
     pub(crate) shutdown: AtomicBool,
     owned_closed: AtomicBool,
-    pub(crate) steals: AtomicU64,
+    /// Spawns from threads that are not this pool's workers.
+    pub(crate) remote_spawned: SharedCounter,
     pub(crate) on_thread_start: Option<ThreadHook>,
     pub(crate) on_thread_stop: Option<ThreadHook>,
     pub(crate) hooks: Hooks,
@@ -62,6 +64,8 @@ pub(crate) struct Remote {
     /// A `Notified` given up with `into_raw`, or null.
     lifo: AtomicPtr<Header>,
     pub(crate) parker: Parker,
+    /// This worker's counters (written by the worker only).
+    pub(crate) counters: OwnerCounters,
 }
 
 /// The scheduler handle stored in each task.
@@ -107,6 +111,7 @@ impl Remote {
             queue: Queue::new(),
             lifo: AtomicPtr::new(ptr::null_mut()),
             parker,
+            counters: OwnerCounters::new(),
         }
     }
 
@@ -147,7 +152,7 @@ impl Shared {
             driver,
             shutdown: AtomicBool::new(false),
             owned_closed: AtomicBool::new(false),
-            steals: AtomicU64::new(0),
+            remote_spawned: SharedCounter::new(),
             on_thread_start,
             on_thread_stop,
             hooks,
@@ -158,6 +163,7 @@ impl Shared {
     pub(crate) fn schedule_spawn(&self, task: Notified) {
         let task = match with_local_worker(self, |cx| cx.index) {
             Some(index) => {
+                OwnerCounters::bump(&self.workers[index].counters.spawned);
                 let queue = &self.workers[index].queue;
                 // SAFETY: we are worker `index`'s own thread.
                 unsafe { queue.push_back(task, &*self.inject) };
@@ -171,6 +177,7 @@ impl Shared {
             }
             None => task,
         };
+        self.remote_spawned.add_one();
         self.push_remote(task);
     }
 
@@ -377,10 +384,10 @@ impl Context {
             // The last searcher found work: wake another to keep looking.
             self.shared.notify_parked();
         }
-        task.run();
+        self.poll(task);
         for _ in 0..MAX_LIFO_POLLS {
             match self.remote().take_lifo() {
-                Some(next) if coop::has_budget_remaining() => next.run(),
+                Some(next) if coop::has_budget_remaining() => self.poll(next),
                 Some(next) => {
                     self.requeue(next);
                     return;
@@ -391,6 +398,11 @@ impl Context {
         if let Some(next) = self.remote().take_lifo() {
             self.requeue(next);
         }
+    }
+
+    fn poll(&self, task: Notified) {
+        OwnerCounters::bump(&self.remote().counters.polls);
+        task.run();
     }
 
     fn requeue(&self, task: Notified) {
@@ -427,11 +439,11 @@ impl Context {
             let victim = &shared.workers[victim_index];
             // SAFETY: we own `me` (our own queue) and it is not the victim's.
             if let Some(task) = unsafe { victim.queue.steal_into(&me.queue) } {
-                shared.steals.fetch_add(1, Ordering::Relaxed);
+                OwnerCounters::bump(&me.counters.steals);
                 return Some(task);
             }
             if let Some(task) = victim.take_lifo() {
-                shared.steals.fetch_add(1, Ordering::Relaxed);
+                OwnerCounters::bump(&me.counters.steals);
                 return Some(task);
             }
         }
@@ -447,6 +459,7 @@ impl Context {
         }
         let parked = !shared.shutdown.load(Ordering::SeqCst);
         if parked {
+            OwnerCounters::bump(&self.remote().counters.parks);
             self.in_driver.set(true);
             self.remote().parker.park(None);
         }
