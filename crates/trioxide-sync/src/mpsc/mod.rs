@@ -5,16 +5,19 @@
 //!
 //! Waking follows "register, then re-check" on both sides:
 //!
-//! 1. The one receiver parks its waker in an `AtomicWaker`, but first raises the
-//!    `rx_waiting` flag and issues a `SeqCst` fence; a sender, after a successful push,
-//!    issues a `SeqCst` fence and wakes the receiver only if it sees the flag. The two
+//! 1. The one receiver parks its waker in an `AtomicWaker`, then raises the
+//!    `rx_waiting` flag (release) and issues a `SeqCst` fence; a sender, after a
+//!    successful push, issues a `SeqCst` fence and wakes the receiver only if it sees
+//!    the flag. The two
 //!    fences order "raise the flag, then re-check the queue" against "push, then read the
 //!    flag": either the sender sees the flag, or the receiver's re-check sees the message
 //!    (the store-buffering pattern, as crossbeam-channel's `SyncWaker::is_empty`). So a
 //!    push costs a fence and a load of a line the senders only read — not two RMWs on a
 //!    line all of them write. The receiver lowers the flag when it gets a message; the
-//!    first sender to see it raised lowers it too, as it wakes the receiver, so a burst
-//!    of sends into a waiting channel wakes once.
+//!    first sender to see it raised lowers it too (a swap that acquires the raise, and
+//!    with it the registration made before), as it wakes the receiver, so a burst of
+//!    sends into a waiting channel wakes once, and wakes the waker registered for that
+//!    wait.
 //! 2. Senders blocked on a full ring wait in a `WaitList` (a slab FIFO under a mutex,
 //!    with a lock-free "anyone waiting?" count); every successful pop wakes the oldest.
 //!    A sender woken then dropped passes its wake-up on.
@@ -202,7 +205,8 @@ impl<T> Chan<T> {
         };
         // The first sender to see the flag lowers it and wakes the receiver; the rest
         // need not (the woken receiver re-raises it before it waits again).
-        if waiting && self.rx_waiting.swap(false, Relaxed) {
+        // Acquire: see the registration that came before the raise we lower.
+        if waiting && self.rx_waiting.swap(false, Acquire) {
             self.rx_waker.wake();
         }
         Ok(())
@@ -439,10 +443,16 @@ impl<T> Receiver<T> {
             Err(PopError::Closed) => return Poll::Ready(None),
             Err(PopError::Empty) => {}
         }
-        // Raise the flag, register, then re-check (rule 1).
-        self.chan.rx_waiting.store(true, Relaxed);
-        fence(SeqCst);
+        // Register, raise the flag, then re-check (rule 1). Registering first, and
+        // raising with a release store that the waking sender's swap acquires, makes the
+        // sender that lowers this raise wake this waker (or a later one), never an older
+        // one still in the slot: with the other order a sender delayed between its flag
+        // read and its swap could lower this raise and wake a stale waker (say, of the
+        // task the receiver was polled in before), and the wake-up would be lost (found
+        // by loom, `mpsc_two_sends_one_wake` with 3 preemptions).
         self.chan.rx_waker.register(cx.waker());
+        self.chan.rx_waiting.store(true, Release);
+        fence(SeqCst);
         match self.chan.pop() {
             Ok(v) => {
                 self.chan.rx_not_waiting();
