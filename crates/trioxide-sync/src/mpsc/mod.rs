@@ -7,13 +7,14 @@
 //!
 //! 1. The one receiver parks its waker in an `AtomicWaker`, then raises the
 //!    `rx_waiting` flag (release) and issues a `SeqCst` fence; a sender, after a
-//!    successful push, issues a `SeqCst` fence and wakes the receiver only if it sees
-//!    the flag. The two
-//!    fences order "raise the flag, then re-check the queue" against "push, then read the
-//!    flag": either the sender sees the flag, or the receiver's re-check sees the message
-//!    (the store-buffering pattern, as crossbeam-channel's `SyncWaker::is_empty`). So a
-//!    push costs a fence and a load of a line the senders only read — not two RMWs on a
-//!    line all of them write. The receiver lowers the flag when it gets a message; the
+//!    successful push, reads the flag ordered after its push (a `SeqCst` load after the
+//!    ring's `SeqCst` claim, a fence after the list's release RMW) and wakes the
+//!    receiver only if it sees the flag. This orders "raise the flag, then re-check the
+//!    queue" against "push, then read the flag": either the sender sees the flag, or the
+//!    receiver's re-check sees the message (the store-buffering pattern, as
+//!    crossbeam-channel's `SyncWaker::is_empty`). So a bounded push costs one load (a
+//!    plain `mov` on x86) of a line the senders only read — not a fence, nor two RMWs on
+//!    a line all of them write. The receiver lowers the flag when it gets a message; the
 //!    first sender to see it raised lowers it too (a swap that acquires the raise, and
 //!    with it the registration made before), as it wakes the receiver, so a burst of
 //!    sends into a waiting channel wakes once, and wakes the waker registered for that
@@ -32,6 +33,7 @@ pub(crate) mod list;
 
 use crate::atomic_waker::AtomicWaker;
 use crate::blocking::{Backoff, CachePadded, block_on};
+use crate::loom::load_after_seqcst_rmw;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*, fence};
 use crate::waiters::WaitList;
@@ -189,18 +191,19 @@ struct Chan<T> {
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        // Push, then read the flag (rule 1): in the ring right after the claim, which is
-        // what the receiver's re-check sees (`array.rs` rule 5); in the list after the
-        // push, whose last step is an RMW.
-        let check = || {
-            fence(SeqCst);
-            self.rx_waiting.load(Relaxed)
-        };
+        // Push, then read the flag (rule 1). In the ring, right after the claim, which is
+        // what the receiver's re-check sees (`array.rs` rule 5); the claim is a `SeqCst`
+        // CAS, so a `SeqCst` load orders the read after it and no fence is needed
+        // (`load_after_seqcst_rmw`). In the list, after the push, whose last step is a
+        // release RMW: there the fence stays.
         let waiting = match &self.flavor {
-            Flavor::Array(a) => a.push_with(msg, check)?,
+            Flavor::Array(a) => {
+                a.push_with(msg, || load_after_seqcst_rmw(|o| self.rx_waiting.load(o)))?
+            }
             Flavor::List(l) => {
                 l.push(msg)?;
-                check()
+                fence(SeqCst);
+                self.rx_waiting.load(Relaxed)
             }
         };
         // The first sender to see the flag lowers it and wakes the receiver; the rest
@@ -216,8 +219,9 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(a) => {
                 // Free a slot, then look for blocked senders (rule 2), right after the
-                // claim (`array.rs` rule 5).
-                let (msg, queued) = a.pop_with(|| self.send_waiters.fence_then_any_queued())?;
+                // claiming `SeqCst` CAS (`array.rs` rule 5), so without a fence.
+                let (msg, queued) =
+                    a.pop_with(|| self.send_waiters.any_queued_after_seqcst_rmw())?;
                 if queued {
                     self.send_waiters.notify_queued();
                 }
