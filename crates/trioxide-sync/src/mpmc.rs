@@ -13,7 +13,9 @@
 use crate::blocking::block_on;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
-use crate::mpsc::{Flavor, PopError, PushError, SendError, TryRecvError, TrySendError};
+use crate::mpsc::{
+    Flavor, PopError, PushError, SendError, TryRecvError, TrySendError, WaitingSend,
+};
 use crate::waiters::WaitList;
 use std::fmt;
 use std::future::Future;
@@ -155,8 +157,7 @@ impl<T> Sender<T> {
     pub fn send(&self, value: T) -> Send<'_, T> {
         Send {
             chan: &self.chan,
-            value: Some(value),
-            key: None,
+            send: WaitingSend::new(value),
         }
     }
 
@@ -289,8 +290,7 @@ impl<T> futures_core::Stream for Receiver<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
     chan: &'a Chan<T>,
-    value: Option<T>,
-    key: Option<usize>,
+    send: WaitingSend<T>,
 }
 
 impl<T> Unpin for Send<'_, T> {}
@@ -300,36 +300,14 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut value = this.value.take().expect("Send polled after completion");
-        let mut registered = false;
-        loop {
-            let res = match this.chan.push(value) {
-                Ok(()) => Ok(()),
-                Err(PushError::Closed(v)) => Err(SendError(v)),
-                Err(PushError::Full(v)) if !registered => {
-                    this.chan.send_waiters.register(&mut this.key, cx.waker());
-                    registered = true;
-                    value = v;
-                    continue;
-                }
-                Err(PushError::Full(v)) => {
-                    this.value = Some(v);
-                    return Poll::Pending;
-                }
-            };
-            if let Some(key) = this.key.take() {
-                this.chan.send_waiters.remove(key);
-            }
-            return Poll::Ready(res);
-        }
+        let chan = this.chan;
+        this.send.poll(|v| chan.push(v), &chan.send_waiters, cx)
     }
 }
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.chan.send_waiters.remove_and_pass_on(key);
-        }
+        self.send.cancel(&self.chan.send_waiters);
     }
 }
 

@@ -30,6 +30,7 @@
 
 pub(crate) mod array;
 pub(crate) mod list;
+mod send;
 
 use crate::atomic_waker::AtomicWaker;
 use crate::blocking::{Backoff, CachePadded, block_on};
@@ -37,6 +38,7 @@ use crate::loom::load_after_seqcst_rmw;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*, fence};
 use crate::waiters::WaitList;
+pub(crate) use send::WaitingSend;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -338,8 +340,7 @@ impl<T> Sender<T> {
     pub fn send(&self, value: T) -> Send<'_, T> {
         Send {
             chan: &self.chan,
-            value: Some(value),
-            key: None,
+            send: WaitingSend::new(value),
         }
     }
 
@@ -573,8 +574,7 @@ impl<T> futures_core::Stream for Receiver<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
     chan: &'a Chan<T>,
-    value: Option<T>,
-    key: Option<usize>,
+    send: WaitingSend<T>,
 }
 
 impl<T> Unpin for Send<'_, T> {}
@@ -584,39 +584,14 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut value = this.value.take().expect("Send polled after completion");
-        let mut registered = false;
-        loop {
-            let res = match this.chan.push(value) {
-                Ok(()) => Ok(()),
-                Err(PushError::Closed(v)) => Err(SendError(v)),
-                Err(PushError::Full(v)) if !registered => {
-                    // Register, then try once more (rule 2).
-                    this.chan.send_waiters.register(&mut this.key, cx.waker());
-                    registered = true;
-                    value = v;
-                    continue;
-                }
-                Err(PushError::Full(v)) => {
-                    this.value = Some(v);
-                    return Poll::Pending;
-                }
-            };
-            if let Some(key) = this.key.take() {
-                // Done: we used the room we were woken for (or the channel is closed,
-                // which wakes everyone anyway).
-                this.chan.send_waiters.remove(key);
-            }
-            return Poll::Ready(res);
-        }
+        let chan = this.chan;
+        this.send.poll(|v| chan.push(v), &chan.send_waiters, cx)
     }
 }
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.chan.send_waiters.remove_and_pass_on(key);
-        }
+        self.send.cancel(&self.chan.send_waiters);
     }
 }
 
