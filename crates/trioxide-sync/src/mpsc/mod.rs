@@ -7,18 +7,17 @@
 //!
 //! 1. The one receiver parks its waker in an `AtomicWaker`, then raises the
 //!    `rx_waiting` flag (release) and issues a `SeqCst` fence; a sender, after a
-//!    successful push, reads the flag ordered after its push (a `SeqCst` load after the
-//!    ring's `SeqCst` claim, a fence after the list's release RMW) and wakes the
-//!    receiver only if it sees the flag. This orders "raise the flag, then re-check the
-//!    queue" against "push, then read the flag": either the sender sees the flag, or the
-//!    receiver's re-check sees the message (the store-buffering pattern, as
-//!    crossbeam-channel's `SyncWaker::is_empty`). So a bounded push costs one load (a
-//!    plain `mov` on x86) of a line the senders only read — not a fence, nor two RMWs on
-//!    a line all of them write. The receiver lowers the flag when it gets a message; the
-//!    first sender to see it raised lowers it too (a swap that acquires the raise, and
-//!    with it the registration made before), as it wakes the receiver, so a burst of
-//!    sends into a waiting channel wakes once, and wakes the waker registered for that
-//!    wait.
+//!    successful push, reads the flag ordered after its push (a `SeqCst` load right
+//!    after the queue's `SeqCst` claiming CAS) and wakes the receiver only if it sees
+//!    the flag. This orders "raise the flag, then re-check the queue" against "push,
+//!    then read the flag": either the sender sees the flag, or the receiver's re-check
+//!    sees the message (the store-buffering pattern, as crossbeam-channel's
+//!    `SyncWaker::is_empty`). So a push costs one load (a plain `mov` on x86) of a line
+//!    the senders only read — not a fence, nor two RMWs on a line all of them write.
+//!    The receiver lowers the flag when it gets a message; the first sender to see it
+//!    raised lowers it too (a swap that acquires the raise, and with it the
+//!    registration made before), as it wakes the receiver, so a burst of sends into a
+//!    waiting channel wakes once, and wakes the waker registered for that wait.
 //! 2. Senders blocked on a full ring wait in a `WaitList` (a slab FIFO under a mutex,
 //!    with a lock-free "anyone waiting?" count); every successful pop wakes the oldest.
 //!    A sender woken then dropped passes its wake-up on.
@@ -193,20 +192,14 @@ struct Chan<T> {
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        // Push, then read the flag (rule 1). In the ring, right after the claim, which is
-        // what the receiver's re-check sees (`array.rs` rule 5); the claim is a `SeqCst`
-        // CAS, so a `SeqCst` load orders the read after it and no fence is needed
-        // (`load_after_seqcst_rmw`). In the list, after the push, whose last step is a
-        // release RMW: there the fence stays.
+        // Push, then read the flag (rule 1), right after the claim, which is what the
+        // receiver's re-check sees (`array.rs` rule 5, `list.rs` rule 6). The claim is a
+        // `SeqCst` CAS, so a `SeqCst` load orders the read after it and no fence is
+        // needed (`load_after_seqcst_rmw`).
+        let check = || load_after_seqcst_rmw(|o| self.rx_waiting.load(o));
         let waiting = match &self.flavor {
-            Flavor::Array(a) => {
-                a.push_with(msg, || load_after_seqcst_rmw(|o| self.rx_waiting.load(o)))?
-            }
-            Flavor::List(l) => {
-                l.push(msg)?;
-                fence(SeqCst);
-                self.rx_waiting.load(Relaxed)
-            }
+            Flavor::Array(a) => a.push_with(msg, check)?,
+            Flavor::List(l) => l.push_with(msg, check)?,
         };
         // The first sender to see the flag lowers it and wakes the receiver; the rest
         // need not (the woken receiver re-raises it before it waits again).
