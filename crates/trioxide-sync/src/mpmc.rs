@@ -32,19 +32,31 @@ struct Chan<T> {
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        let res = self.flavor.push(msg);
-        if res.is_ok() {
-            self.recv_waiters.notify_one();
+        // Push, then look for waiting receivers right after the claiming `SeqCst` CAS
+        // (`array.rs` rule 5, `list.rs` rule 6): a `SeqCst` load, no fence.
+        let queued = self
+            .flavor
+            .push_with(msg, || self.recv_waiters.any_queued_after_seqcst_rmw())?;
+        if queued {
+            self.recv_waiters.notify_queued();
         }
-        res
+        Ok(())
     }
 
     fn pop(&self) -> Result<T, PopError> {
-        let res = self.flavor.pop();
-        if res.is_ok() && self.flavor.is_bounded() {
-            self.send_waiters.notify_one();
+        match &self.flavor {
+            Flavor::Array(a) => {
+                // Free a slot, then look for blocked senders, right after the claim.
+                let (msg, queued) =
+                    a.pop_with(|| self.send_waiters.any_queued_after_seqcst_rmw())?;
+                if queued {
+                    self.send_waiters.notify_queued();
+                }
+                Ok(msg)
+            }
+            // Unbounded: no sender ever waits.
+            Flavor::List(l) => l.pop(),
         }
-        res
     }
 
     fn close(&self) -> bool {

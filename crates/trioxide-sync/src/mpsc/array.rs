@@ -86,6 +86,7 @@ impl<T> Array<T> {
     }
 
     /// Pushes `msg`, or gives it back when the ring is full or closed.
+    #[cfg(all(test, not(trioxide_loom)))]
     pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
         self.push_with(msg, || ())
     }

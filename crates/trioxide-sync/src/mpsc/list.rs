@@ -153,6 +153,7 @@ impl<T> List<T> {
     }
 
     /// Pushes `msg`; fails only when closed.
+    #[cfg(all(test, not(trioxide_loom)))]
     pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
         self.push_with(msg, || ())
     }

@@ -123,10 +123,17 @@ impl<T> Flavor<T> {
         Self::List(list::List::new())
     }
 
-    pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
+    /// Pushes `msg`, running `claimed` right after the claiming `SeqCst` CAS, before the
+    /// message is written (`array.rs` rule 5, `list.rs` rule 6): where a channel looks
+    /// for waiting receivers; returns what `claimed` returned.
+    pub(crate) fn push_with<R>(
+        &self,
+        msg: T,
+        claimed: impl FnOnce() -> R,
+    ) -> Result<R, PushError<T>> {
         match self {
-            Self::Array(a) => a.push(msg),
-            Self::List(l) => l.push(msg),
+            Self::Array(a) => a.push_with(msg, claimed),
+            Self::List(l) => l.push_with(msg, claimed),
         }
     }
 
@@ -165,10 +172,6 @@ impl<T> Flavor<T> {
             Self::List(_) => None,
         }
     }
-
-    pub(crate) fn is_bounded(&self) -> bool {
-        matches!(self, Self::Array(_))
-    }
 }
 
 /// State shared by every handle of one channel.
@@ -196,11 +199,9 @@ impl<T> Chan<T> {
         // receiver's re-check sees (`array.rs` rule 5, `list.rs` rule 6). The claim is a
         // `SeqCst` CAS, so a `SeqCst` load orders the read after it and no fence is
         // needed (`load_after_seqcst_rmw`).
-        let check = || load_after_seqcst_rmw(|o| self.rx_waiting.load(o));
-        let waiting = match &self.flavor {
-            Flavor::Array(a) => a.push_with(msg, check)?,
-            Flavor::List(l) => l.push_with(msg, check)?,
-        };
+        let waiting = self
+            .flavor
+            .push_with(msg, || load_after_seqcst_rmw(|o| self.rx_waiting.load(o)))?;
         // The first sender to see the flag lowers it and wakes the receiver; the rest
         // need not (the woken receiver re-raises it before it waits again).
         // Acquire: see the registration that came before the raise we lower.
