@@ -59,6 +59,7 @@ pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
+mod permit_cell;
 mod queue;
 mod rwlock;
 mod semaphore;

@@ -28,6 +28,33 @@ pub(crate) mod sync {
     }
 }
 
+/// The second half of a store-buffering handshake whose first half is a `SeqCst` RMW:
+/// runs `load` (an atomic load at the ordering it is given) so that it is ordered after
+/// that RMW in the single total order of `SeqCst` operations.
+///
+/// Without loom this is a `SeqCst` load, which costs nothing extra (a plain `mov` on x86,
+/// `ldar` on Arm): the RMW before it already drained the store buffer. The other side of
+/// the handshake keeps its `SeqCst` fence between its store and its re-check. Why that
+/// suffices (C++20 [atomics.order] p4, with `C` the RMW and `L` this load on one thread,
+/// `W` the flag store, `F` the fence and `R` the re-check's load on the other): if `L`
+/// misses `W` then `L` precedes `F` in the total order `S`; if `R` misses `C` then `F`
+/// precedes `C`; and `C` precedes `L` (both `SeqCst`, in program order) — a cycle, so at
+/// least one side sees the other (crossbeam-channel's `SyncWaker` relies on the same).
+///
+/// loom treats `SeqCst` loads as acquire loads (so it would report this handshake as a
+/// lost wake-up it cannot lose); under loom the helper is a `SeqCst` fence and a relaxed
+/// load, the stronger form, which the models check. The protocol around it is the same.
+#[inline(always)]
+pub(crate) fn load_after_seqcst_rmw<T>(load: impl FnOnce(sync::atomic::Ordering) -> T) -> T {
+    use sync::atomic::Ordering::{Relaxed, SeqCst};
+    if cfg!(trioxide_loom) {
+        sync::atomic::fence(SeqCst);
+        load(Relaxed)
+    } else {
+        load(SeqCst)
+    }
+}
+
 #[cfg(not(trioxide_loom))]
 pub(crate) mod thread {
     pub(crate) use std::thread::{JoinHandle, Thread, current, park, spawn, yield_now};

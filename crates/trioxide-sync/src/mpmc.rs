@@ -13,7 +13,9 @@
 use crate::blocking::block_on;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
-use crate::mpsc::{Flavor, PopError, PushError, SendError, TryRecvError, TrySendError};
+use crate::mpsc::{
+    Flavor, PopError, PushError, SendError, TryRecvError, TrySendError, WaitingSend,
+};
 use crate::waiters::WaitList;
 use std::fmt;
 use std::future::Future;
@@ -30,19 +32,31 @@ struct Chan<T> {
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        let res = self.flavor.push(msg);
-        if res.is_ok() {
-            self.recv_waiters.notify_one();
+        // Push, then look for waiting receivers right after the claiming `SeqCst` CAS
+        // (`array.rs` rule 5, `list.rs` rule 6): a `SeqCst` load, no fence.
+        let queued = self
+            .flavor
+            .push_with(msg, || self.recv_waiters.any_queued_after_seqcst_rmw())?;
+        if queued {
+            self.recv_waiters.notify_queued();
         }
-        res
+        Ok(())
     }
 
     fn pop(&self) -> Result<T, PopError> {
-        let res = self.flavor.pop();
-        if res.is_ok() && self.flavor.is_bounded() {
-            self.send_waiters.notify_one();
+        match &self.flavor {
+            Flavor::Array(a) => {
+                // Free a slot, then look for blocked senders, right after the claim.
+                let (msg, queued) =
+                    a.pop_with(|| self.send_waiters.any_queued_after_seqcst_rmw())?;
+                if queued {
+                    self.send_waiters.notify_queued();
+                }
+                Ok(msg)
+            }
+            // Unbounded: no sender ever waits.
+            Flavor::List(l) => l.pop(),
         }
-        res
     }
 
     fn close(&self) -> bool {
@@ -155,8 +169,7 @@ impl<T> Sender<T> {
     pub fn send(&self, value: T) -> Send<'_, T> {
         Send {
             chan: &self.chan,
-            value: Some(value),
-            key: None,
+            send: WaitingSend::new(value),
         }
     }
 
@@ -289,8 +302,7 @@ impl<T> futures_core::Stream for Receiver<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
     chan: &'a Chan<T>,
-    value: Option<T>,
-    key: Option<usize>,
+    send: WaitingSend<T>,
 }
 
 impl<T> Unpin for Send<'_, T> {}
@@ -300,36 +312,14 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut value = this.value.take().expect("Send polled after completion");
-        let mut registered = false;
-        loop {
-            let res = match this.chan.push(value) {
-                Ok(()) => Ok(()),
-                Err(PushError::Closed(v)) => Err(SendError(v)),
-                Err(PushError::Full(v)) if !registered => {
-                    this.chan.send_waiters.register(&mut this.key, cx.waker());
-                    registered = true;
-                    value = v;
-                    continue;
-                }
-                Err(PushError::Full(v)) => {
-                    this.value = Some(v);
-                    return Poll::Pending;
-                }
-            };
-            if let Some(key) = this.key.take() {
-                this.chan.send_waiters.remove(key);
-            }
-            return Poll::Ready(res);
-        }
+        let chan = this.chan;
+        this.send.poll(|v| chan.push(v), &chan.send_waiters, cx)
     }
 }
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.chan.send_waiters.remove_and_pass_on(key);
-        }
+        self.send.cancel(&self.chan.send_waiters);
     }
 }
 

@@ -1,19 +1,18 @@
-//! An async mutex, fair (FIFO): a [`Semaphore`] with one permit guarding an `UnsafeCell`,
-//! the construction of tokio's `sync::Mutex`.
+//! An async mutex, fair (FIFO): a [`PermitCell`] with one permit, the construction of
+//! tokio's `sync::Mutex`.
 //!
-//! Access protocol for the cell:
+//! Access protocol for the cell (on top of `permit_cell.rs`'s rules):
 //!
-//! 1. Only the holder of the semaphore's single permit touches the data; a
-//!    [`MutexGuard`] or [`OwnedMutexGuard`] *is* that permit (it was `forget`-ed out of
-//!    the semaphore and is given back by the guard's `Drop`).
+//! 1. Only the holder of the single permit touches the data; a [`MutexGuard`] or
+//!    [`OwnedMutexGuard`] *is* that permit (taken out of the semaphore, given back by the
+//!    guard's `Drop`).
 //! 2. Lock order is the semaphore's FIFO; a task dropped while queued or just after being
 //!    granted the lock passes it on (the semaphore's cancel rule), so `lock` is
 //!    cancel-safe.
 //! 3. The semaphore's own mutex orders the release (in the guard's drop) before the next
 //!    holder's acquire, so the next holder sees every write.
 
-use crate::loom::cell::UnsafeCell;
-use crate::semaphore::{Acquire, Semaphore, TryAcquireError};
+use crate::permit_cell::PermitCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -45,8 +44,7 @@ pub struct TryLockError;
 /// # });
 /// ```
 pub struct Mutex<T> {
-    sem: Semaphore,
-    data: UnsafeCell<T>,
+    cell: PermitCell<T>,
 }
 
 // SAFETY: the data moves with the mutex (`T: Send`).
@@ -64,7 +62,7 @@ impl<T: Default> Default for Mutex<T> {
 impl<T> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mutex")
-            .field("locked", &(self.sem.available_permits() == 0))
+            .field("locked", &(self.cell.available_permits() == 0))
             .finish_non_exhaustive()
     }
 }
@@ -73,8 +71,7 @@ impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
     pub fn new(value: T) -> Self {
         Self {
-            sem: Semaphore::new(1),
-            data: UnsafeCell::new(value),
+            cell: PermitCell::new(value, 1),
         }
     }
 
@@ -83,52 +80,47 @@ impl<T> Mutex<T> {
     /// Cancel-safe: dropping the future gives up the place in line (or the lock, if it
     /// had just been handed over).
     pub async fn lock(&self) -> MutexGuard<'_, T> {
-        Acquire::new(&self.sem, 1)
-            .await
-            .expect("a mutex's semaphore is never closed");
+        self.cell.acquire(1).await;
         MutexGuard { lock: self }
     }
 
     /// Takes the lock if it is free and nobody is queued for it.
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        match self.sem.try_acquire() {
-            Ok(permit) => {
-                permit.forget();
-                Ok(MutexGuard { lock: self })
-            }
-            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => Err(TryLockError),
+        if self.cell.try_acquire(1) {
+            Ok(MutexGuard { lock: self })
+        } else {
+            Err(TryLockError)
         }
     }
 
     /// Waits for the lock, returning a guard that owns an `Arc` of the mutex (to keep
     /// across a spawn). Cancel-safe, as [`lock`](Self::lock).
     pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
-        Acquire::new(&self.sem, 1)
-            .await
-            .expect("a mutex's semaphore is never closed");
+        self.cell.acquire(1).await;
         OwnedMutexGuard { lock: self }
     }
 
     /// Like [`try_lock`](Self::try_lock), with an owned guard.
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
-        let permit = self.sem.try_acquire().map_err(|_| TryLockError)?;
-        permit.forget();
-        Ok(OwnedMutexGuard { lock: self })
+        if self.cell.try_acquire(1) {
+            Ok(OwnedMutexGuard { lock: self })
+        } else {
+            Err(TryLockError)
+        }
     }
 
     /// The data, through exclusive access to the mutex (no locking needed).
     pub fn get_mut(&mut self) -> &mut T {
-        // SAFETY: `&mut self` excludes every guard.
-        self.data.with_mut(|p| unsafe { &mut *p })
+        self.cell.get_mut()
     }
 
     /// The data, consuming the mutex.
     pub fn into_inner(self) -> T {
-        self.data.into_inner()
+        self.cell.into_inner()
     }
 
     fn data_ptr(&self) -> *mut T {
-        self.data.with_mut(|p| p)
+        self.cell.data_ptr()
     }
 }
 
@@ -166,7 +158,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 
 impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.sem.add_permits(1);
+        self.lock.cell.release(1);
     }
 }
 
@@ -209,7 +201,7 @@ impl<T> DerefMut for OwnedMutexGuard<T> {
 
 impl<T> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
-        self.lock.sem.add_permits(1);
+        self.lock.cell.release(1);
     }
 }
 

@@ -1,7 +1,7 @@
 //! An async reader-writer lock, fair (FIFO), built like tokio's `sync::RwLock`: a
-//! [`Semaphore`] holding `MAX_READS` permits guards an `UnsafeCell`.
+//! [`PermitCell`] of `MAX_READS` permits.
 //!
-//! Access protocol for the cell:
+//! Access protocol for the cell (on top of `permit_cell.rs`'s rules):
 //!
 //! 1. A reader holds one permit, a writer holds all `MAX_READS`: while a writer holds
 //!    them no reader can, and while any reader holds one no writer can.
@@ -10,8 +10,7 @@
 //! 3. Guards release their permits in `Drop`; the semaphore's mutex orders a release
 //!    before the next acquire, so every holder sees the previous writer's writes.
 
-use crate::loom::cell::UnsafeCell;
-use crate::semaphore::{Acquire, Semaphore};
+use crate::permit_cell::PermitCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
@@ -20,8 +19,7 @@ const MAX_READS: usize = 1 << 28;
 
 /// A fair async reader-writer lock.
 pub struct RwLock<T> {
-    sem: Semaphore,
-    data: UnsafeCell<T>,
+    cell: PermitCell<T>,
 }
 
 // SAFETY: the value moves with the lock (`T: Send`).
@@ -39,7 +37,7 @@ impl<T: Default> Default for RwLock<T> {
 impl<T> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RwLock")
-            .field("free_permits", &self.sem.available_permits())
+            .field("free_permits", &self.cell.available_permits())
             .finish_non_exhaustive()
     }
 }
@@ -48,52 +46,54 @@ impl<T> RwLock<T> {
     /// An unlocked lock holding `value`.
     pub fn new(value: T) -> Self {
         Self {
-            sem: Semaphore::new(MAX_READS),
-            data: UnsafeCell::new(value),
+            cell: PermitCell::new(value, MAX_READS),
         }
     }
 
     /// Waits for shared access (FIFO with writers). Cancel-safe.
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        Acquire::new(&self.sem, 1)
-            .await
-            .expect("an RwLock's semaphore is never closed");
+        self.cell.acquire(1).await;
         RwLockReadGuard { lock: self }
     }
 
     /// Waits for exclusive access (FIFO with readers). Cancel-safe.
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        Acquire::new(&self.sem, MAX_READS)
-            .await
-            .expect("an RwLock's semaphore is never closed");
+        self.cell.acquire(MAX_READS).await;
         RwLockWriteGuard { lock: self }
     }
 
     /// Shared access if available now (and no one is queued).
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        self.sem.try_acquire_many(1).ok()?.forget();
-        Some(RwLockReadGuard { lock: self })
+        // Not `then_some`: that builds the guard, whose drop gives back a permit, even
+        // when none was taken.
+        if self.cell.try_acquire(1) {
+            Some(RwLockReadGuard { lock: self })
+        } else {
+            None
+        }
     }
 
     /// Exclusive access if available now (and no one is queued).
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        self.sem.try_acquire_many(MAX_READS).ok()?.forget();
-        Some(RwLockWriteGuard { lock: self })
+        if self.cell.try_acquire(MAX_READS) {
+            Some(RwLockWriteGuard { lock: self })
+        } else {
+            None
+        }
     }
 
     /// The value, through exclusive access to the lock.
     pub fn get_mut(&mut self) -> &mut T {
-        // SAFETY: `&mut self` excludes every guard.
-        self.data.with_mut(|p| unsafe { &mut *p })
+        self.cell.get_mut()
     }
 
     /// The value, consuming the lock.
     pub fn into_inner(self) -> T {
-        self.data.into_inner()
+        self.cell.into_inner()
     }
 
     fn data_ptr(&self) -> *mut T {
-        self.data.with_mut(|p| p)
+        self.cell.data_ptr()
     }
 }
 
@@ -118,7 +118,7 @@ impl<T> Deref for RwLockReadGuard<'_, T> {
 
 impl<T> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.sem.add_permits(1);
+        self.lock.cell.release(1);
     }
 }
 
@@ -154,7 +154,7 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
 
 impl<T> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.sem.add_permits(MAX_READS);
+        self.lock.cell.release(MAX_READS);
     }
 }
 

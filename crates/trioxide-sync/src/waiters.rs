@@ -19,6 +19,7 @@
 //!    waiter never swallows a wake-up.
 
 use crate::lock;
+use crate::loom::load_after_seqcst_rmw;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*, fence};
 use std::collections::VecDeque;
@@ -258,13 +259,20 @@ impl WaitList {
         }
     }
 
-    /// The first half of [`notify_one`](Self::notify_one), for a caller that wants the
-    /// fence at a cheaper point of its publication: issues the `SeqCst` fence, then says
-    /// whether any waiter is queued.
-    pub(crate) fn fence_then_any_queued(&self) -> bool {
+    /// The first half of [`notify_one`](Self::notify_one): issues the `SeqCst` fence,
+    /// then says whether any waiter is queued.
+    fn fence_then_any_queued(&self) -> bool {
         // The caller published, then (after this fence) we look for waiters.
         fence(SeqCst);
         self.queued.load(Relaxed) != 0
+    }
+
+    /// Says whether any waiter is queued, for a caller that has just published with a
+    /// `SeqCst` RMW (a ring's claiming CAS): a `SeqCst` load ordered after that RMW
+    /// stands in for [`fence_then_any_queued`](Self::fence_then_any_queued)'s fence
+    /// (the argument is at [`load_after_seqcst_rmw`]).
+    pub(crate) fn any_queued_after_seqcst_rmw(&self) -> bool {
+        load_after_seqcst_rmw(|o| self.queued.load(o)) != 0
     }
 
     /// The second half of [`notify_one`](Self::notify_one): wakes the oldest queued

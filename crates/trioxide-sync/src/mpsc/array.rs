@@ -18,9 +18,10 @@
 //!    ([`Backoff`]) until its owner finishes — a few instructions away.
 //! 5. So the claim, not the stamp, is what the other side's "is it full / empty?" check
 //!    sees first: [`push_with`](Array::push_with) and [`pop_with`](Array::pop_with) run
-//!    their hook right after the claiming CAS, where a channel puts its `SeqCst` fence
-//!    and waiter check. There the fence is cheap (the CAS just drained the store buffer);
-//!    after the stamp store it would wait for that store's cache miss.
+//!    their hook right after the claiming CAS, where a channel puts its waiter check.
+//!    The CAS is `SeqCst`, so that check is a `SeqCst` load and needs no fence
+//!    (`loom::load_after_seqcst_rmw`); after the stamp store it would need one, and the
+//!    fence would wait for that store's cache miss.
 
 use super::{PopError, PushError};
 use crate::blocking::{Backoff, CachePadded};
@@ -85,6 +86,7 @@ impl<T> Array<T> {
     }
 
     /// Pushes `msg`, or gives it back when the ring is full or closed.
+    #[cfg(all(test, not(trioxide_loom)))]
     pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
         self.push_with(msg, || ())
     }

@@ -18,6 +18,11 @@
 //!    the destruction instead (`Block::destroy` walks the remaining slots).
 //! 5. `MARK_BIT` on `tail.index` means closed; on `head.index` it caches "head and tail are
 //!    in different blocks", which spares receivers a load of `tail`.
+//! 6. A receiver decides "empty" only from a load of `tail.index` after a `SeqCst` fence,
+//!    so the claim, not the `WRITE` bit, is what its "is it empty?" check sees first (a
+//!    claimed slot is waited for). [`push_with`](List::push_with) runs its hook right
+//!    after the claiming `SeqCst` CAS, where a channel reads its "receiver waiting?" flag
+//!    with a `SeqCst` load and no fence (`loom::load_after_seqcst_rmw`), as the ring does.
 
 use super::{PopError, PushError};
 use crate::blocking::{Backoff, CachePadded};
@@ -148,7 +153,19 @@ impl<T> List<T> {
     }
 
     /// Pushes `msg`; fails only when closed.
+    #[cfg(all(test, not(trioxide_loom)))]
     pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
+        self.push_with(msg, || ())
+    }
+
+    /// Pushes `msg`, running `claimed` right after the claiming `SeqCst` CAS on
+    /// `tail.index` (rule 6), before the message is written; returns what `claimed`
+    /// returned.
+    pub(crate) fn push_with<R>(
+        &self,
+        msg: T,
+        claimed: impl FnOnce() -> R,
+    ) -> Result<R, PushError<T>> {
         let mut backoff = Backoff::new();
         let mut tail = self.tail.index.load(Acquire);
         let mut block = self.tail.block.load(Acquire);
@@ -195,6 +212,7 @@ impl<T> List<T> {
                 .compare_exchange_weak(tail, new_tail, SeqCst, Acquire)
             {
                 Ok(_) => {
+                    let r = claimed();
                     if offset + 1 == BLOCK_CAP {
                         // We took the last slot: link the next block (rule 2).
                         let next = Box::into_raw(next_block.take().expect("allocated above"));
@@ -211,7 +229,7 @@ impl<T> List<T> {
                     slot.msg
                         .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
                     slot.state.fetch_or(WRITE, Release);
-                    return Ok(());
+                    return Ok(r);
                 }
                 Err(t) => {
                     tail = t;

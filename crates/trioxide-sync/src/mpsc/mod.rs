@@ -5,16 +5,19 @@
 //!
 //! Waking follows "register, then re-check" on both sides:
 //!
-//! 1. The one receiver parks its waker in an `AtomicWaker`, but first raises the
-//!    `rx_waiting` flag and issues a `SeqCst` fence; a sender, after a successful push,
-//!    issues a `SeqCst` fence and wakes the receiver only if it sees the flag. The two
-//!    fences order "raise the flag, then re-check the queue" against "push, then read the
-//!    flag": either the sender sees the flag, or the receiver's re-check sees the message
-//!    (the store-buffering pattern, as crossbeam-channel's `SyncWaker::is_empty`). So a
-//!    push costs a fence and a load of a line the senders only read — not two RMWs on a
-//!    line all of them write. The receiver lowers the flag when it gets a message; the
-//!    first sender to see it raised lowers it too, as it wakes the receiver, so a burst
-//!    of sends into a waiting channel wakes once.
+//! 1. The one receiver parks its waker in an `AtomicWaker`, then raises the
+//!    `rx_waiting` flag (release) and issues a `SeqCst` fence; a sender, after a
+//!    successful push, reads the flag ordered after its push (a `SeqCst` load right
+//!    after the queue's `SeqCst` claiming CAS) and wakes the receiver only if it sees
+//!    the flag. This orders "raise the flag, then re-check the queue" against "push,
+//!    then read the flag": either the sender sees the flag, or the receiver's re-check
+//!    sees the message (the store-buffering pattern, as crossbeam-channel's
+//!    `SyncWaker::is_empty`). So a push costs one load (a plain `mov` on x86) of a line
+//!    the senders only read — not a fence, nor two RMWs on a line all of them write.
+//!    The receiver lowers the flag when it gets a message; the first sender to see it
+//!    raised lowers it too (a swap that acquires the raise, and with it the
+//!    registration made before), as it wakes the receiver, so a burst of sends into a
+//!    waiting channel wakes once, and wakes the waker registered for that wait.
 //! 2. Senders blocked on a full ring wait in a `WaitList` (a slab FIFO under a mutex,
 //!    with a lock-free "anyone waiting?" count); every successful pop wakes the oldest.
 //!    A sender woken then dropped passes its wake-up on.
@@ -26,12 +29,15 @@
 
 pub(crate) mod array;
 pub(crate) mod list;
+mod send;
 
 use crate::atomic_waker::AtomicWaker;
 use crate::blocking::{Backoff, CachePadded, block_on};
+use crate::loom::load_after_seqcst_rmw;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*, fence};
 use crate::waiters::WaitList;
+pub(crate) use send::WaitingSend;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -117,10 +123,17 @@ impl<T> Flavor<T> {
         Self::List(list::List::new())
     }
 
-    pub(crate) fn push(&self, msg: T) -> Result<(), PushError<T>> {
+    /// Pushes `msg`, running `claimed` right after the claiming `SeqCst` CAS, before the
+    /// message is written (`array.rs` rule 5, `list.rs` rule 6): where a channel looks
+    /// for waiting receivers; returns what `claimed` returned.
+    pub(crate) fn push_with<R>(
+        &self,
+        msg: T,
+        claimed: impl FnOnce() -> R,
+    ) -> Result<R, PushError<T>> {
         match self {
-            Self::Array(a) => a.push(msg),
-            Self::List(l) => l.push(msg),
+            Self::Array(a) => a.push_with(msg, claimed),
+            Self::List(l) => l.push_with(msg, claimed),
         }
     }
 
@@ -159,10 +172,6 @@ impl<T> Flavor<T> {
             Self::List(_) => None,
         }
     }
-
-    pub(crate) fn is_bounded(&self) -> bool {
-        matches!(self, Self::Array(_))
-    }
 }
 
 /// State shared by every handle of one channel.
@@ -186,23 +195,17 @@ struct Chan<T> {
 
 impl<T> Chan<T> {
     fn push(&self, msg: T) -> Result<(), PushError<T>> {
-        // Push, then read the flag (rule 1): in the ring right after the claim, which is
-        // what the receiver's re-check sees (`array.rs` rule 5); in the list after the
-        // push, whose last step is an RMW.
-        let check = || {
-            fence(SeqCst);
-            self.rx_waiting.load(Relaxed)
-        };
-        let waiting = match &self.flavor {
-            Flavor::Array(a) => a.push_with(msg, check)?,
-            Flavor::List(l) => {
-                l.push(msg)?;
-                check()
-            }
-        };
+        // Push, then read the flag (rule 1), right after the claim, which is what the
+        // receiver's re-check sees (`array.rs` rule 5, `list.rs` rule 6). The claim is a
+        // `SeqCst` CAS, so a `SeqCst` load orders the read after it and no fence is
+        // needed (`load_after_seqcst_rmw`).
+        let waiting = self
+            .flavor
+            .push_with(msg, || load_after_seqcst_rmw(|o| self.rx_waiting.load(o)))?;
         // The first sender to see the flag lowers it and wakes the receiver; the rest
         // need not (the woken receiver re-raises it before it waits again).
-        if waiting && self.rx_waiting.swap(false, Relaxed) {
+        // Acquire: see the registration that came before the raise we lower.
+        if waiting && self.rx_waiting.swap(false, Acquire) {
             self.rx_waker.wake();
         }
         Ok(())
@@ -212,8 +215,9 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(a) => {
                 // Free a slot, then look for blocked senders (rule 2), right after the
-                // claim (`array.rs` rule 5).
-                let (msg, queued) = a.pop_with(|| self.send_waiters.fence_then_any_queued())?;
+                // claiming `SeqCst` CAS (`array.rs` rule 5), so without a fence.
+                let (msg, queued) =
+                    a.pop_with(|| self.send_waiters.any_queued_after_seqcst_rmw())?;
                 if queued {
                     self.send_waiters.notify_queued();
                 }
@@ -350,8 +354,7 @@ impl<T> Sender<T> {
     pub fn send(&self, value: T) -> Send<'_, T> {
         Send {
             chan: &self.chan,
-            value: Some(value),
-            key: None,
+            send: WaitingSend::new(value),
         }
     }
 
@@ -459,10 +462,16 @@ impl<T> Receiver<T> {
             Err(PopError::Closed) => return Poll::Ready(None),
             Err(PopError::Empty) => {}
         }
-        // Raise the flag, register, then re-check (rule 1).
-        self.chan.rx_waiting.store(true, Relaxed);
-        fence(SeqCst);
+        // Register, raise the flag, then re-check (rule 1). Registering first, and
+        // raising with a release store that the waking sender's swap acquires, makes the
+        // sender that lowers this raise wake this waker (or a later one), never an older
+        // one still in the slot: with the other order a sender delayed between its flag
+        // read and its swap could lower this raise and wake a stale waker (say, of the
+        // task the receiver was polled in before), and the wake-up would be lost (found
+        // by loom, `mpsc_two_sends_one_wake` with 3 preemptions).
         self.chan.rx_waker.register(cx.waker());
+        self.chan.rx_waiting.store(true, Release);
+        fence(SeqCst);
         match self.chan.pop() {
             Ok(v) => {
                 self.chan.rx_not_waiting();
@@ -579,8 +588,7 @@ impl<T> futures_core::Stream for Receiver<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Send<'a, T> {
     chan: &'a Chan<T>,
-    value: Option<T>,
-    key: Option<usize>,
+    send: WaitingSend<T>,
 }
 
 impl<T> Unpin for Send<'_, T> {}
@@ -590,39 +598,14 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut value = this.value.take().expect("Send polled after completion");
-        let mut registered = false;
-        loop {
-            let res = match this.chan.push(value) {
-                Ok(()) => Ok(()),
-                Err(PushError::Closed(v)) => Err(SendError(v)),
-                Err(PushError::Full(v)) if !registered => {
-                    // Register, then try once more (rule 2).
-                    this.chan.send_waiters.register(&mut this.key, cx.waker());
-                    registered = true;
-                    value = v;
-                    continue;
-                }
-                Err(PushError::Full(v)) => {
-                    this.value = Some(v);
-                    return Poll::Pending;
-                }
-            };
-            if let Some(key) = this.key.take() {
-                // Done: we used the room we were woken for (or the channel is closed,
-                // which wakes everyone anyway).
-                this.chan.send_waiters.remove(key);
-            }
-            return Poll::Ready(res);
-        }
+        let chan = this.chan;
+        this.send.poll(|v| chan.push(v), &chan.send_waiters, cx)
     }
 }
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.chan.send_waiters.remove_and_pass_on(key);
-        }
+        self.send.cancel(&self.chan.send_waiters);
     }
 }
 
