@@ -4,7 +4,7 @@
 use super::poll_fd::PollFd;
 use super::{resolve, sys};
 use futures_io::{AsyncRead, AsyncWrite};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
@@ -181,7 +181,9 @@ impl TcpStream {
 
     /// Writes some of `buf`, returning how much. Cancel-safe.
     pub async fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.with(Direction::Write, |mut s| s.write(buf)).await
+        self.io
+            .with(Direction::Write, |s| sys::send_nosignal(s.as_raw_fd(), buf))
+            .await
     }
 
     /// Reads into an owned buffer (its whole capacity, from the start; the length becomes
@@ -214,7 +216,9 @@ impl TcpStream {
             while written < buf.len() {
                 match self
                     .io
-                    .with(Direction::Write, |mut s| s.write(&buf[written..]))
+                    .with(Direction::Write, |s| {
+                        sys::send_nosignal(s.as_raw_fd(), &buf[written..])
+                    })
                     .await
                 {
                     Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
@@ -245,8 +249,9 @@ impl TcpStream {
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write(buf))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            sys::send_nosignal(s.as_raw_fd(), buf)
+        })
     }
 
     fn poll_write_vectored_ref(
@@ -254,8 +259,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
+        })
     }
 
     fn poll_close_ref(&self) -> Poll<io::Result<()>> {

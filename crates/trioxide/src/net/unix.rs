@@ -3,7 +3,7 @@
 
 use super::poll_fd::PollFd;
 use futures_io::{AsyncRead, AsyncWrite};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -92,8 +92,9 @@ impl UnixStream {
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write(buf))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            super::sys::send_nosignal(s.as_raw_fd(), buf)
+        })
     }
 
     fn poll_write_vectored_ref(
@@ -101,8 +102,9 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            super::sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
+        })
     }
 
     fn poll_close_ref(&self) -> Poll<io::Result<()>> {
