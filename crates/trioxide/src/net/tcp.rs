@@ -1,6 +1,7 @@
 //! TCP: `TcpListener` and `TcpStream` on the reactor, with futures-io `AsyncRead` /
 //! `AsyncWrite` (also on `&TcpStream`, as std implements `Read` for `&TcpStream`).
 
+use super::backoff::{Backoff, is_resource_exhaustion};
 use super::poll_fd::PollFd;
 use super::{resolve, sys};
 use futures_io::{AsyncRead, AsyncWrite};
@@ -62,11 +63,20 @@ impl TcpListener {
     }
 
     /// Waits for a connection. Cancel-safe: dropping the future loses no connection.
+    ///
+    /// When the process or system is out of descriptors or memory (`EMFILE`, `ENFILE`,
+    /// `ENOBUFS`, `ENOMEM`), `accept` does not return the error: it sleeps for a delay
+    /// growing from 1 ms to 100 ms and tries again, so a server's accept loop neither dies
+    /// nor spins, and the connections waiting in the backlog are accepted once descriptors
+    /// free up. Use [`poll_accept`](Self::poll_accept) to see those errors yourself.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        super::backoff::retry_on_exhaustion(|cx| self.poll_accept(cx)).await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection: the raw form of [`accept`](Self::accept), which returns
+    /// resource errors (`EMFILE`, ...) to the caller instead of backing off. A caller that
+    /// retries at once after such an error spins: the pending connection keeps the
+    /// listener readable.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         self.io
             .poll_with(cx, Direction::Read, |l| sys::accept(l.as_raw_fd()))
@@ -84,9 +94,13 @@ impl TcpListener {
         self.io.get_ref().local_addr()
     }
 
-    /// A stream of incoming connections.
+    /// A stream of incoming connections. Like [`accept`](Self::accept), it backs off on
+    /// resource errors instead of yielding them.
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming {
+            listener: self,
+            backoff: Backoff::default(),
+        }
     }
 }
 
@@ -94,14 +108,25 @@ impl TcpListener {
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
+    backoff: Backoff,
 }
 
 impl futures_core::Stream for Incoming<'_> {
     type Item = io::Result<TcpStream>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
+        let this = self.get_mut();
+        loop {
+            std::task::ready!(this.backoff.poll_wait(cx));
+            match std::task::ready!(this.listener.poll_accept(cx)) {
+                Err(e) if is_resource_exhaustion(&e) => this.backoff.arm(),
+                other => {
+                    if other.is_ok() {
+                        this.backoff.reset();
+                    }
+                    return Poll::Ready(Some(other.map(|(s, _)| s)));
+                }
+            }
+        }
     }
 }
 

@@ -33,9 +33,14 @@ impl UnixListener {
         })
     }
 
-    /// Waits for a connection. Cancel-safe.
+    /// Waits for a connection. Cancel-safe. Backs off on `EMFILE` and other resource
+    /// errors instead of returning them, as [`TcpListener::accept`](super::TcpListener::accept)
+    /// does.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, addr) = self.io.with(Direction::Read, |l| l.accept()).await?;
+        let (stream, addr) = super::backoff::retry_on_exhaustion(|cx| {
+            self.io.poll_with(cx, Direction::Read, |l| l.accept())
+        })
+        .await?;
         Ok((UnixStream::from_std(stream)?, addr))
     }
 
