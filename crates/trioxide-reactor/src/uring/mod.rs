@@ -40,11 +40,14 @@ mod probe;
 mod slab;
 mod sys;
 
+pub use op::msg::RecvFromResult;
+pub use op::multi_accept::MultiAccept;
 pub use op::open::AT_FDCWD;
 pub use op::{BufResult, Op, UringOps};
 pub use probe::{FORCE_UNAVAILABLE_ENV, UringUnavailable, probe};
 
 use crate::driver::{Driver, Event, Interest};
+use crate::loom::sync::atomic::AtomicBool;
 use crate::loom::sync::{Arc, Mutex};
 use io_uring::{cqueue, opcode, types};
 use op::poll::{PollTable, poll_add, poll_mask, push_plain};
@@ -81,6 +84,9 @@ pub(crate) struct Shared {
     pub(crate) ring: Ring,
     polls: Mutex<PollTable>,
     pub(crate) ops: Mutex<OpSlab>,
+    /// Whether multishot accept may be used: the kernel is 5.19 or newer, and no
+    /// multishot accept was rejected with `EINVAL` yet.
+    pub(crate) multishot_accept: AtomicBool,
 }
 
 /// The io_uring backend of the reactor.
@@ -107,6 +113,7 @@ impl UringDriver {
             ring,
             polls: Mutex::new(PollTable::default()),
             ops: Mutex::new(OpSlab::default()),
+            multishot_accept: AtomicBool::new(probe::kernel_at_least(5, 19)),
         };
         shared.arm_wake()?;
         Ok(UringDriver {
@@ -157,7 +164,7 @@ impl Shared {
             .reap(|user_data, res, flags| match user_data >> TAG_SHIFT {
                 TAG_OP => {
                     let mut slab = lock(&self.ops);
-                    let mut released = slab.complete(user_data, res);
+                    let mut released = slab.complete(user_data, res, cqueue::more(flags));
                     if let Some(entry) = released.resubmit.take() {
                         // Pushed under the slab lock, so a concurrent drop's async cancel is
                         // queued after the resubmitted SQE and finds it.
@@ -165,11 +172,12 @@ impl Shared {
                         // into (it was submitted with it and has not completed), rule 3.
                         match unsafe { self.ring.push(&entry) } {
                             Ok(()) => return,
-                            Err(e) => released = slab.complete(user_data, neg_errno(&e)),
+                            Err(e) => released = slab.complete(user_data, neg_errno(&e), false),
                         }
                     }
                     drop(slab);
                     wakers.extend(released.waker);
+                    wakers.extend(released.wakers);
                     orphans.extend(released.orphan);
                     if let Some(fd) = released.orphan_fd {
                         slab::close_orphan_fd(fd);

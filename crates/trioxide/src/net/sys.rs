@@ -231,3 +231,13 @@ pub(crate) fn send_vectored_nosignal(
         Ok(n as usize)
     }
 }
+
+/// Stops a listening socket at once: `shutdown(SHUT_RDWR)` on a listener makes the
+/// kernel stop listening and reset the connections in its accept queue, even while an
+/// io_uring request still holds a reference to the socket (closing the descriptor would
+/// only take effect when that request lets go).
+pub(crate) fn stop_listening(fd: RawFd) {
+    // SAFETY: plain syscall on a descriptor the caller owns; a failure (e.g. ENOTCONN on
+    // a socket that never listened) leaves nothing to undo.
+    let _ = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}
