@@ -327,10 +327,19 @@ impl TcpStream {
         let mut buf = buf;
         let mut written = 0;
         while written < buf.len() {
-            // The kernel writes from the start of the buffer: send the rest, then put it back.
-            let rest = buf.split_off(written);
-            let (res, rest) = ops.send(self.as_raw_fd(), rest).await;
-            buf.extend_from_slice(&rest);
+            let res = if written == 0 {
+                // The common case: the whole buffer goes to the kernel as it is, no copy.
+                let (res, back) = ops.send(self.as_raw_fd(), buf).await;
+                buf = back;
+                res
+            } else {
+                // After a short send the kernel must start at `written`: send the rest as a
+                // buffer of its own, then put it back.
+                let rest = buf.split_off(written);
+                let (res, rest) = ops.send(self.as_raw_fd(), rest).await;
+                buf.extend_from_slice(&rest);
+                res
+            };
             match res {
                 Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
                 Ok(n) => written += n,
