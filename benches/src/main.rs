@@ -3,6 +3,8 @@
 //! `docs/BENCHMARKS.md`. Run with `cargo xtask bench [name-filter]`.
 
 mod current_thread;
+mod fs;
+mod net;
 mod scope;
 mod sync;
 mod work_stealing;
@@ -51,22 +53,38 @@ fn main() {
     let all = current_thread::benches()
         .into_iter()
         .chain(work_stealing::benches())
+        .chain(net::benches())
+        .chain(fs::benches())
         .chain(scope::benches())
         .chain(sync::benches());
     for mut bench in all {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;
         }
+        // `BENCH_SIDE=trioxide` (or `tokio`) runs one side only, e.g. under `strace -c`
+        // to count one runtime's system calls; the other side's times then read as zero.
+        let side = std::env::var("BENCH_SIDE").unwrap_or_default();
+        let (run_ours, run_theirs) = (side != "tokio", side != "trioxide");
         // Warm up both sides once, then alternate so drift hits both equally.
-        (bench.trioxide)();
-        (bench.tokio)();
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for _ in 0..runs {
-            ours.push((bench.trioxide)());
-            theirs.push((bench.tokio)());
+        for round in 0..=runs {
+            let a = if run_ours {
+                (bench.trioxide)()
+            } else {
+                Duration::ZERO
+            };
+            let b = if run_theirs {
+                (bench.tokio)()
+            } else {
+                Duration::ZERO
+            };
+            if round > 0 {
+                ours.push(a);
+                theirs.push(b);
+            }
         }
         let (a, b) = (median(ours), median(theirs));
-        let ratio = a.as_secs_f64() / b.as_secs_f64();
+        let ratio = a.as_secs_f64() / b.as_secs_f64().max(f64::MIN_POSITIVE);
         eprintln!(
             "{:<28} trioxide {:>10}  tokio {:>10}  ratio {ratio:.2}",
             bench.name,
