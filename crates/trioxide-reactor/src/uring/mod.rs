@@ -268,5 +268,7 @@ impl std::fmt::Debug for UringDriver {
     }
 }
 
+#[cfg(all(test, trioxide_loom))]
+mod loom_slab;
 #[cfg(test)]
 mod tests;
