@@ -257,16 +257,20 @@ rt_test! {
 
 rt_test! {
     async fn without_a_watcher_cancel_still_drops_the_task() {
-        let task = trioxide::spawn(async {
+        // The cancel is sent only once the watcher is gone (a fixed sleep raced the
+        // watcher's 1 ms timeout on a loaded machine).
+        let (watcher_gone_tx, watcher_gone_rx) = trioxide::sync::oneshot::channel::<()>();
+        let task = trioxide::spawn(async move {
             {
                 // A watcher that is gone again does not protect the task.
                 let watch = trioxide::cancelled();
                 let outcome = trioxide::time::timeout(Duration::from_millis(1), watch).await;
                 assert!(outcome.is_err());
             }
+            let _ = watcher_gone_tx.send(());
             sleep(Duration::from_secs(3600)).await;
         });
-        sleep(Duration::from_millis(5)).await;
+        watcher_gone_rx.await.unwrap();
         task.cancel();
         assert!(task.await.unwrap_err().is_cancelled());
     }
