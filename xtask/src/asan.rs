@@ -7,11 +7,13 @@
 //! `--target`. The toolchain is reached through the rustup proxy as in `miri.rs`; if
 //! `rust-src` is missing, `rustup toolchain install nightly --component rust-src` adds it.
 //! Each sanitizer builds into its own `target/<asan|tsan>` directory, so runs after the
-//! first are incremental. Not part of `cargo xtask ci`: a cold build of std and the
+//! first are incremental. `xtask/tsan.supp` lists the ThreadSanitizer reports that are
+//! artefacts of syscalls TSan does not intercept (each with its reason). Not part of
+//! `cargo xtask ci`: a cold build of std and the
 //! workspace takes several minutes.
 
 use crate::miri::nightly_cargo;
-use crate::shell::run_cmd;
+use crate::shell::{project_root, run_cmd};
 
 /// The host target; `-Zbuild-std` requires naming it.
 const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -79,7 +81,13 @@ pub fn run(sanitizer: Sanitizer, args: &[String]) -> Result<(), String> {
             .env("RUSTDOCFLAGS", &flags)
             // Leak reports are on by default with ASan; halt on the first error report.
             .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
-            .env("TSAN_OPTIONS", "halt_on_error=1:second_deadlock_stack=1")
+            .env(
+                "TSAN_OPTIONS",
+                format!(
+                    "halt_on_error=1:second_deadlock_stack=1:suppressions={}",
+                    project_root().join("xtask/tsan.supp").display()
+                ),
+            )
             // The tests' child processes inherit the instrumented binaries' needs.
             .env("RUST_BACKTRACE", "1");
         run_cmd(cmd)?;

@@ -151,8 +151,9 @@ impl Shared {
             .build()
             .user_data(IGNORE_UD);
         // If the cancel cannot be queued the op simply runs to completion; its buffer is
-        // still freed by its CQE.
-        let _ = push_plain(&self.ring, &cancel);
+        // still freed by its CQE. Flushed at once if the op may still sit in the queue
+        // (see `Ring::push_cancel`).
+        let _ = self.ring.push_cancel(&cancel);
     }
 
     /// Reaps every available CQE: readiness into `events`, op completions into wakes.

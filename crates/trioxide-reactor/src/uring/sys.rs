@@ -159,6 +159,27 @@ impl Ring {
         Ok(())
     }
 
+    /// Queues an entry that cancels an earlier one (`entry` carries no pointer) and, if
+    /// SQEs are still waiting in the queue — possibly the one being cancelled — hands them
+    /// to the kernel at once. The caller is about to let the op's descriptor be closed: an
+    /// SQE still in the queue would name the descriptor *number*, which the kernel only
+    /// resolves at submission, so a number reused by a new socket in between would
+    /// receive the stale op. Once submitted, the op holds the file itself.
+    pub(crate) fn push_cancel(&self, entry: &squeue::Entry) -> io::Result<()> {
+        let pending = {
+            let _guard = lock(&self.sq_lock);
+            // SAFETY: rule 1 — `sq_lock` is held, so this is the only `SubmissionQueue`.
+            let sq = unsafe { self.uring.submission_shared() };
+            !sq.is_empty()
+        };
+        // SAFETY: a cancel entry carries no pointer (rule 3 holds trivially).
+        unsafe { self.push(entry) }?;
+        if pending {
+            self.submit_now()?;
+        }
+        Ok(())
+    }
+
     /// Hands every queued SQE to the kernel without waiting.
     fn submit_now(&self) -> io::Result<()> {
         self.enters.fetch_add(1, Ordering::Relaxed);
