@@ -7,7 +7,9 @@
 //! profilers and `perf stat`.
 
 mod current_thread;
+mod fs;
 mod http;
+mod net;
 mod peak;
 mod scope;
 mod sync;
@@ -60,6 +62,8 @@ fn main() {
     let all = current_thread::benches()
         .into_iter()
         .chain(work_stealing::benches())
+        .chain(net::benches())
+        .chain(fs::benches())
         .chain(scope::benches())
         .chain(sync::benches())
         .chain(http::benches());
@@ -67,6 +71,8 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
             continue;
         }
+        // `BENCH_SIDE=trioxide` (or `tokio`) runs one side only, for profilers and
+        // `strace -c` (one runtime's system calls).
         if let Ok(side) = std::env::var("BENCH_SIDE") {
             let f = if side == "tokio" {
                 &mut bench.tokio
@@ -78,15 +84,17 @@ fn main() {
             continue;
         }
         // Warm up both sides once, then alternate so drift hits both equally.
-        (bench.trioxide)();
-        (bench.tokio)();
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for _ in 0..runs {
-            ours.push((bench.trioxide)());
-            theirs.push((bench.tokio)());
+        for round in 0..=runs {
+            let a = (bench.trioxide)();
+            let b = (bench.tokio)();
+            if round > 0 {
+                ours.push(a);
+                theirs.push(b);
+            }
         }
         let (a, b) = (median(ours), median(theirs));
-        let ratio = a.as_secs_f64() / b.as_secs_f64();
+        let ratio = a.as_secs_f64() / b.as_secs_f64().max(f64::MIN_POSITIVE);
         let peak_ours = peak::measure(|| {
             (bench.trioxide)();
         });

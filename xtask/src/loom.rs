@@ -1,6 +1,6 @@
 //! `cargo xtask loom`: runs the loom model checks over the real code, compiled with
 //! `--cfg trioxide_loom`: the task core's `tests/loom_*.rs` and the `loom_*` unit tests
-//! (the work-stealing queue, whose internals are crate-private).
+//! (the work-stealing queue and the io_uring op slab, whose internals are crate-private).
 
 use crate::shell::{cargo, project_root, run_cmd};
 
@@ -12,6 +12,7 @@ const TARGETS: &[(&str, &[&str])] = &[
     ("trioxide-task", &["--lib", "loom_"]),
     ("trioxide-sync", &["--test", "loom_sync"]),
     ("trioxide-scope", &["--test", "loom_scope"]),
+    ("trioxide-reactor", &["--lib", "loom_"]),
 ];
 
 /// Runs every loom target with `LOOM_MAX_PREEMPTIONS=bound`; `thorough` also runs the

@@ -2,8 +2,10 @@
 //!
 //! Commands: `ci` (what CI runs), `bench` (trioxide vs tokio, writes docs/BENCHMARKS.md),
 //! `loom` (model-check the task core with a thorough bound), `miri` (the task core under Miri),
+//! `asan` / `tsan` (the io_uring and socket tests under a sanitizer),
 //! `release` (version, check, commit and tag every crate together).
 
+mod asan;
 mod bench;
 mod changelog;
 mod ci;
@@ -28,17 +30,21 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "loom" => loom::run(rest),
         "miri" => miri::run(rest),
+        "asan" => asan::run(asan::Sanitizer::Address, rest),
+        "tsan" => asan::run(asan::Sanitizer::Thread, rest),
         "release" => release::run(rest),
         "changelog-check" => changelog::check(rest),
         "semver" => changelog::semver(rest),
         "stress" => stress::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench | loom | miri | stress | release | changelog-check | semver>\n\
+                "usage: cargo xtask <ci | bench | loom | miri | asan | tsan | stress | release | changelog-check | semver>\n\
                  \n  ci     fmt, clippy -D warnings, tests (nextest if installed), doc tests\
                  \n  bench  trioxide vs tokio benchmarks; writes docs/BENCHMARKS.md\
                  \n  loom   loom model checks of the task core (LOOM_MAX_PREEMPTIONS=3)\
                  \n  miri   the task core's unit tests under Miri (nightly)\
+                 \n  asan [filter]  io_uring and socket tests under AddressSanitizer (nightly, build-std)\
+                 \n  tsan [filter]  the same under ThreadSanitizer\
                  \n  release <patch|minor|major|X.Y.Z> [--dry-run] [--execute]\
                  \n  stress [scale]  the stress suite at scale x the ci sizes (default 10)\
                  \n  changelog-check  every change since the last tag touched CHANGELOG.md\

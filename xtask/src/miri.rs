@@ -6,8 +6,9 @@ use crate::shell::{project_root, run_cmd};
 use std::process::{Command, Stdio};
 
 /// `cargo +nightly ...` through the rustup proxy (the `CARGO` xtask runs under is the
-/// pinned stable binary, which does not understand `+nightly`).
-fn nightly_cargo(args: &[&str]) -> Command {
+/// pinned stable binary, which does not understand `+nightly`), building into
+/// `target/<target_subdir>`.
+pub fn nightly_cargo(args: &[&str], target_subdir: &str) -> Command {
     let mut cmd = Command::new("cargo");
     cmd.arg("+nightly").args(args).current_dir(project_root());
     for var in [
@@ -19,7 +20,10 @@ fn nightly_cargo(args: &[&str]) -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_TARGET_DIR", project_root().join("target/miri"));
+    cmd.env(
+        "CARGO_TARGET_DIR",
+        project_root().join("target").join(target_subdir),
+    );
     cmd
 }
 
@@ -27,7 +31,7 @@ fn nightly_cargo(args: &[&str]) -> Command {
 /// with Miri but without `rust-src` cannot run it: that is a skip, not a failure).
 pub fn available() -> bool {
     let quiet = |args: &[&str]| {
-        nightly_cargo(args)
+        nightly_cargo(args, "miri")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -64,7 +68,7 @@ pub fn run_bounded() -> Result<(), String> {
     for target in targets {
         let mut args = vec!["miri", "test"];
         args.extend_from_slice(target);
-        let mut cmd = nightly_cargo(&args);
+        let mut cmd = nightly_cargo(&args, "miri");
         cmd.env(
             "MIRIFLAGS",
             "-Zmiri-strict-provenance -Zmiri-disable-isolation",

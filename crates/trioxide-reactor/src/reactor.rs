@@ -11,6 +11,10 @@ use crate::driver::{Driver, Event, Interest, ready};
 use crate::epoll::EpollDriver;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
+/// The reactor's own handle is a std `Arc` even under loom: `self: &Arc<Self>` receivers
+/// need std's smart pointer, the facade holds it as one, and its count is no part of any
+/// modelled protocol.
+type ReactorArc = std::sync::Arc<Reactor>;
 use crate::uring::{UringDriver, UringOps};
 use std::io;
 use std::os::fd::RawFd;
@@ -82,14 +86,14 @@ struct SlotTable {
 
 impl Reactor {
     /// A reactor over the epoll driver.
-    pub fn epoll() -> io::Result<Arc<Reactor>> {
+    pub fn epoll() -> io::Result<ReactorArc> {
         Ok(Self::with_driver(Box::new(EpollDriver::new()?)))
     }
 
     /// A reactor over the io_uring driver, after [`probe`](crate::uring::probe) said
     /// io_uring is usable (an `Unsupported` error carrying the
     /// [`UringUnavailable`](crate::uring::UringUnavailable) reason otherwise).
-    pub fn io_uring() -> io::Result<Arc<Reactor>> {
+    pub fn io_uring() -> io::Result<ReactorArc> {
         crate::uring::probe()?;
         let driver = UringDriver::new()?;
         let ops = driver.ops();
@@ -97,12 +101,12 @@ impl Reactor {
     }
 
     /// A reactor over any driver.
-    pub fn with_driver(driver: Box<dyn Driver>) -> Arc<Reactor> {
+    pub fn with_driver(driver: Box<dyn Driver>) -> ReactorArc {
         Self::build(driver, None)
     }
 
-    fn build(driver: Box<dyn Driver>, uring: Option<UringOps>) -> Arc<Reactor> {
-        Arc::new(Reactor {
+    fn build(driver: Box<dyn Driver>, uring: Option<UringOps>) -> ReactorArc {
+        ReactorArc::new(Reactor {
             driver,
             slots: Mutex::new(SlotTable::default()),
             events: Mutex::new(Vec::with_capacity(1024)),
@@ -128,7 +132,7 @@ impl Reactor {
     }
 
     /// Registers `fd` (which must be non-blocking) for both directions.
-    pub fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
+    pub fn register(self: &ReactorArc, fd: RawFd) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo {
             readiness: AtomicUsize::new(0),
             waiters: Mutex::new(Waiters::default()),
@@ -257,7 +261,7 @@ impl ScheduledIo {
 /// A descriptor registered with a reactor; deregisters on drop (before the descriptor is
 /// closed by its owner, which must drop the registration first).
 pub struct Registration {
-    reactor: Arc<Reactor>,
+    reactor: ReactorArc,
     io: Arc<ScheduledIo>,
     token: u64,
     fd: RawFd,
@@ -343,7 +347,7 @@ impl Registration {
     }
 
     /// The reactor this registration belongs to.
-    pub fn reactor(&self) -> &Arc<Reactor> {
+    pub fn reactor(&self) -> &ReactorArc {
         &self.reactor
     }
 }

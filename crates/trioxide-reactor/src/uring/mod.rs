@@ -40,12 +40,14 @@ mod probe;
 mod slab;
 mod sys;
 
+pub use op::msg::RecvFromResult;
+pub use op::multi_accept::MultiAccept;
 pub use op::open::AT_FDCWD;
 pub use op::{BufResult, Op, UringOps};
 pub use probe::{FORCE_UNAVAILABLE_ENV, UringUnavailable, probe};
 
 use crate::driver::{Driver, Event, Interest};
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use io_uring::{cqueue, opcode, types};
 use op::poll::{PollTable, poll_add, poll_mask, push_plain};
@@ -84,6 +86,9 @@ pub(crate) struct Shared {
     pub(crate) ops: Mutex<OpSlab>,
     /// Operations completed so far (`Driver::completions`).
     completed: AtomicU64,
+    /// Whether multishot accept may be used: the kernel is 5.19 or newer, and no
+    /// multishot accept was rejected with `EINVAL` yet.
+    pub(crate) multishot_accept: AtomicBool,
 }
 
 /// The io_uring backend of the reactor.
@@ -111,6 +116,7 @@ impl UringDriver {
             polls: Mutex::new(PollTable::default()),
             ops: Mutex::new(OpSlab::default()),
             completed: AtomicU64::new(0),
+            multishot_accept: AtomicBool::new(probe::kernel_at_least(5, 19)),
         };
         shared.arm_wake()?;
         Ok(UringDriver {
@@ -148,8 +154,9 @@ impl Shared {
             .build()
             .user_data(IGNORE_UD);
         // If the cancel cannot be queued the op simply runs to completion; its buffer is
-        // still freed by its CQE.
-        let _ = push_plain(&self.ring, &cancel);
+        // still freed by its CQE. Flushed at once if the op may still sit in the queue
+        // (see `Ring::push_cancel`).
+        let _ = self.ring.push_cancel(&cancel);
     }
 
     /// Reaps every available CQE: readiness into `events`, op completions into wakes.
@@ -162,7 +169,7 @@ impl Shared {
                 TAG_OP => {
                     self.completed.fetch_add(1, Ordering::Relaxed);
                     let mut slab = lock(&self.ops);
-                    let mut released = slab.complete(user_data, res);
+                    let mut released = slab.complete(user_data, res, cqueue::more(flags));
                     if let Some(entry) = released.resubmit.take() {
                         // Pushed under the slab lock, so a concurrent drop's async cancel is
                         // queued after the resubmitted SQE and finds it.
@@ -170,11 +177,12 @@ impl Shared {
                         // into (it was submitted with it and has not completed), rule 3.
                         match unsafe { self.ring.push(&entry) } {
                             Ok(()) => return,
-                            Err(e) => released = slab.complete(user_data, neg_errno(&e)),
+                            Err(e) => released = slab.complete(user_data, neg_errno(&e), false),
                         }
                     }
                     drop(slab);
                     wakers.extend(released.waker);
+                    wakers.extend(released.wakers);
                     orphans.extend(released.orphan);
                     if let Some(fd) = released.orphan_fd {
                         slab::close_orphan_fd(fd);
@@ -282,5 +290,7 @@ impl std::fmt::Debug for UringDriver {
     }
 }
 
+#[cfg(all(test, trioxide_loom))]
+mod loom_slab;
 #[cfg(test)]
 mod tests;

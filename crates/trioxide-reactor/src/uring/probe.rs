@@ -55,6 +55,9 @@ const REQUIRED: &[(u8, &str)] = &[
     (opcode::Fsync::CODE, "FSYNC"),
     (opcode::Statx::CODE, "STATX"),
     (opcode::Timeout::CODE, "TIMEOUT"),
+    (opcode::LinkTimeout::CODE, "LINK_TIMEOUT"),
+    (opcode::SendMsg::CODE, "SENDMSG"),
+    (opcode::RecvMsg::CODE, "RECVMSG"),
 ];
 
 /// Checks that io_uring is usable by this process; `Err` says why not.
@@ -99,6 +102,24 @@ pub fn probe() -> Result<(), UringUnavailable> {
     Ok(())
 }
 
+/// Whether the running kernel's release (`/proc/sys/kernel/osrelease`, e.g.
+/// `6.8.0-45-generic`) is at least `major.minor`; `false` if it cannot be read. Used for
+/// features the opcode probe cannot see, such as multishot accept (5.19).
+pub(crate) fn kernel_at_least(major: u32, minor: u32) -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|release| parse_release(&release))
+        .is_some_and(|version| version >= (major, minor))
+}
+
+/// `(major, minor)` of a kernel release string.
+fn parse_release(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 fn setup_error(e: &io::Error, disabled: Option<&str>) -> UringUnavailable {
     let why = match e.raw_os_error() {
         Some(libc::ENOSYS) => "the kernel has no io_uring (ENOSYS)".to_owned(),
@@ -132,6 +153,14 @@ mod tests {
         assert!(msg(libc::EPERM, Some("1")).contains("io_uring_group"));
         assert!(msg(libc::ENOMEM, None).contains("ulimit -l"));
         assert!(msg(libc::EINVAL, None).contains("io_uring_setup failed"));
+    }
+
+    #[test]
+    fn kernel_releases_parse() {
+        assert_eq!(parse_release("6.8.0-45-generic\n"), Some((6, 8)));
+        assert_eq!(parse_release("5.19-rc1"), Some((5, 19)));
+        assert_eq!(parse_release("garbage"), None);
+        assert!((5, 19) >= (5, 19) && (6, 1) >= (5, 19) && (5, 4) < (5, 19));
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 use super::sys;
 use io_uring::squeue;
+use std::collections::VecDeque;
 use std::ffi::CString;
 use std::task::{Poll, Waker};
 
@@ -46,6 +47,15 @@ pub(crate) enum Keep {
         #[allow(dead_code, reason = "kept only so the kernel's pointer stays valid")]
         Box<io_uring::types::Timespec>,
     ),
+    /// A `sendmsg` / `recvmsg` header with its address and data buffer.
+    Msg(Box<sys::MsgBuf>),
+    /// Another keep-alive plus the `timespec` of the `IORING_OP_LINK_TIMEOUT` linked to
+    /// the op (the kernel reads it when the chain is submitted, before the op's CQE).
+    WithTimeout(
+        Box<Keep>,
+        #[allow(dead_code, reason = "kept only so the kernel's pointer stays valid")]
+        Box<io_uring::types::Timespec>,
+    ),
     /// A path and the `statx` result buffer.
     Statx(
         #[allow(dead_code, reason = "kept only so the kernel's pointer stays valid")] CString,
@@ -71,6 +81,32 @@ pub(crate) enum Lifecycle {
     Cancelled(Keep),
     /// The CQE arrived with this result; the future has not taken it yet.
     Completed(i32, Keep),
+    /// A multishot op (accept): results queue up here until taken; one slot serves every
+    /// CQE until the kernel ends the op (a CQE without `IORING_CQE_F_MORE`).
+    Streaming(Box<Stream>),
+}
+
+/// The queue of a multishot op's results.
+#[derive(Debug, Default)]
+pub(crate) struct Stream {
+    /// Results not yet taken, in arrival order.
+    results: VecDeque<i32>,
+    /// Everyone waiting for the next result (a listener may be shared by several tasks).
+    wakers: Vec<Waker>,
+    /// The kernel ended the op: no more CQEs will come.
+    ended: bool,
+}
+
+/// What [`OpSlab::poll_stream`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum StreamPoll {
+    /// The next result.
+    Item(i32),
+    /// The kernel ended the op and every result was taken: re-arm it if more are wanted
+    /// (the slot is freed).
+    Ended,
+    /// Nothing yet; the waker is stored.
+    Pending,
 }
 
 /// How often an op the kernel cancelled on its own (its submitting thread exited) is
@@ -108,6 +144,8 @@ pub(crate) enum Cancel {
 pub(crate) struct Released {
     /// The future to wake.
     pub(crate) waker: Option<Waker>,
+    /// The multishot handles to wake.
+    pub(crate) wakers: Vec<Waker>,
     /// A cancelled op's keep-alive, to drop outside the lock.
     pub(crate) orphan: Option<Keep>,
     /// A descriptor a cancelled accept/openat produced, to close.
@@ -165,6 +203,64 @@ impl OpSlab {
         slot.state = Some(Lifecycle::Submitted(keep));
         self.live += 1;
         ud
+    }
+
+    /// Takes a slot for a multishot op about to be submitted; returns its `user_data`.
+    /// Each result that is a descriptor (`yields_fd`) is closed if nobody takes it.
+    pub(crate) fn insert_stream(&mut self, yields_fd: bool) -> u64 {
+        let ud = self.insert_entry(None, Keep::None, yields_fd);
+        if let Some(slot) = self.slot_mut(ud) {
+            slot.state = Some(Lifecycle::Streaming(Box::default()));
+        }
+        ud
+    }
+
+    /// The multishot handle's poll: the next queued result, `Ended` once the kernel ended
+    /// the op and the queue is empty (the slot is then freed), else stores `waker`.
+    pub(crate) fn poll_stream(&mut self, ud: u64, waker: &Waker) -> StreamPoll {
+        let Some(slot) = self.slot_mut(ud) else {
+            return StreamPoll::Ended;
+        };
+        let Some(Lifecycle::Streaming(stream)) = &mut slot.state else {
+            return StreamPoll::Ended;
+        };
+        if let Some(res) = stream.results.pop_front() {
+            return StreamPoll::Item(res);
+        }
+        if stream.ended {
+            self.free_slot(ud);
+            return StreamPoll::Ended;
+        }
+        if !stream.wakers.iter().any(|w| w.will_wake(waker)) {
+            stream.wakers.push(waker.clone());
+        }
+        StreamPoll::Pending
+    }
+
+    /// The multishot handle was dropped: returns the descriptors queued but never taken
+    /// (to close), and whether the op is still in the kernel (submit an async cancel).
+    pub(crate) fn cancel_stream(&mut self, ud: u64) -> (Vec<i32>, bool) {
+        let Some(slot) = self.slot_mut(ud) else {
+            return (Vec::new(), false);
+        };
+        let yields_fd = slot.yields_fd;
+        let Some(Lifecycle::Streaming(stream)) = slot.state.take() else {
+            return (Vec::new(), false);
+        };
+        let fds: Vec<i32> = if yields_fd {
+            stream.results.iter().copied().filter(|&r| r >= 0).collect()
+        } else {
+            Vec::new()
+        };
+        if stream.ended {
+            slot.state = Some(Lifecycle::Cancelled(Keep::None));
+            self.free_slot(ud);
+            (fds, false)
+        } else {
+            // The slot stays until the final CQE; descriptors arriving meanwhile are closed.
+            slot.state = Some(Lifecycle::Cancelled(Keep::None));
+            (fds, true)
+        }
     }
 
     fn slot_mut(&mut self, ud: u64) -> Option<&mut Slot> {
@@ -249,12 +345,32 @@ impl OpSlab {
         }
     }
 
-    /// The op's CQE arrived with `res`.
-    pub(crate) fn complete(&mut self, ud: u64, res: i32) -> Released {
+    /// The op's CQE arrived with `res`; `more` is the CQE's `IORING_CQE_F_MORE` (a
+    /// multishot op will post further CQEs; always false for single-shot ops).
+    pub(crate) fn complete(&mut self, ud: u64, res: i32, more: bool) -> Released {
         let Some(slot) = self.slot_mut(ud) else {
             return Released::default();
         };
         let yields_fd = slot.yields_fd;
+        if let Some(Lifecycle::Streaming(stream)) = &mut slot.state {
+            // The kernel ending the op with ECANCELED (its submitting thread exited) is not
+            // a result: the handle sees `Ended` and re-arms.
+            if more || res != -libc::ECANCELED {
+                stream.results.push_back(res);
+            }
+            stream.ended |= !more;
+            return Released {
+                wakers: std::mem::take(&mut stream.wakers),
+                ..Released::default()
+            };
+        }
+        if more && let Some(Lifecycle::Cancelled(_)) = slot.state {
+            // A dropped multishot op's result before its final CQE.
+            return Released {
+                orphan_fd: (yields_fd && res >= 0).then_some(res),
+                ..Released::default()
+            };
+        }
         let live = matches!(
             slot.state,
             Some(Lifecycle::Submitted(_) | Lifecycle::Waiting(..))
@@ -336,7 +452,7 @@ mod tests {
         let ud = slab.insert(Keep::Buf(vec![1, 2, 3]), false);
         let (count, w) = waker();
         assert!(slab.poll(ud, &w).is_pending());
-        let released = slab.complete(ud, 3);
+        let released = slab.complete(ud, 3, false);
         released.waker.unwrap().wake();
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
         match slab.poll(ud, &w) {
@@ -352,12 +468,12 @@ mod tests {
         let ud = slab.insert(Keep::Buf(vec![0; 8]), false);
         assert!(matches!(slab.cancel(ud), Cancel::InFlight));
         assert_eq!(slab.live(), 1, "the buffer is still owned by the slot");
-        let released = slab.complete(ud, -libc::ECANCELED);
+        let released = slab.complete(ud, -libc::ECANCELED, false);
         assert!(released.waker.is_none());
         assert!(matches!(released.orphan, Some(Keep::Buf(ref b)) if b.len() == 8));
         assert_eq!(slab.live(), 0);
         // A late CQE or cancel for the freed slot reaches nothing.
-        assert!(slab.complete(ud, 0).orphan.is_none());
+        assert!(slab.complete(ud, 0, false).orphan.is_none());
         assert!(matches!(slab.cancel(ud), Cancel::Gone));
     }
 
@@ -366,7 +482,7 @@ mod tests {
         let mut slab = OpSlab::default();
         let first = slab.insert(Keep::None, true);
         let _ = slab.cancel(first);
-        let released = slab.complete(first, 9);
+        let released = slab.complete(first, 9, false);
         assert_eq!(
             released.orphan_fd,
             Some(9),
@@ -375,7 +491,7 @@ mod tests {
         let second = slab.insert(Keep::None, false);
         assert_ne!(first, second);
         assert_eq!(first & 0xffff_ffff, second & 0xffff_ffff, "same index");
-        assert!(slab.complete(first, 1).waker.is_none());
+        assert!(slab.complete(first, 1, false).waker.is_none());
         assert_eq!(slab.live(), 1);
         assert!(second < 1 << 62);
     }
@@ -384,11 +500,62 @@ mod tests {
     fn completed_then_dropped_frees_once() {
         let mut slab = OpSlab::default();
         let ud = slab.insert(Keep::Buf(vec![7]), false);
-        let _ = slab.complete(ud, 1);
+        let _ = slab.complete(ud, 1, false);
         match slab.cancel(ud) {
             Cancel::Finished(Keep::Buf(b), None) => assert_eq!(b, [7]),
             other => panic!("unexpected {other:?}"),
         }
+        assert_eq!(slab.live(), 0);
+    }
+
+    #[test]
+    fn a_stream_queues_results_until_the_kernel_ends_it() {
+        let mut slab = OpSlab::default();
+        let ud = slab.insert_stream(true);
+        let (count, w) = waker();
+        assert_eq!(slab.poll_stream(ud, &w), StreamPoll::Pending);
+        for fd in [10, 11] {
+            for waker in slab.complete(ud, fd, true).wakers {
+                waker.wake();
+            }
+        }
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "one stored waker, woken once"
+        );
+        assert_eq!(slab.poll_stream(ud, &w), StreamPoll::Item(10));
+        // The kernel ends the op with an error: queued after the descriptor.
+        let _ = slab.complete(ud, -libc::EMFILE, false);
+        assert_eq!(slab.poll_stream(ud, &w), StreamPoll::Item(11));
+        assert_eq!(slab.poll_stream(ud, &w), StreamPoll::Item(-libc::EMFILE));
+        assert_eq!(slab.poll_stream(ud, &w), StreamPoll::Ended);
+        assert_eq!(slab.live(), 0, "an ended, drained stream frees its slot");
+    }
+
+    #[test]
+    fn a_kernel_cancel_ends_a_stream_without_a_result() {
+        let mut slab = OpSlab::default();
+        let ud = slab.insert_stream(true);
+        let (_, w) = waker();
+        let _ = slab.complete(ud, -libc::ECANCELED, false);
+        assert_eq!(slab.poll_stream(ud, &w), StreamPoll::Ended);
+    }
+
+    #[test]
+    fn a_dropped_stream_closes_queued_and_late_descriptors() {
+        let mut slab = OpSlab::default();
+        let ud = slab.insert_stream(true);
+        let _ = slab.complete(ud, 20, true);
+        let _ = slab.complete(ud, -libc::ECONNABORTED, true);
+        let (queued, in_kernel) = slab.cancel_stream(ud);
+        assert_eq!(queued, [20], "only descriptors are handed back to close");
+        assert!(in_kernel);
+        assert_eq!(slab.live(), 1, "the slot waits for the final CQE");
+        assert_eq!(slab.complete(ud, 21, true).orphan_fd, Some(21));
+        assert_eq!(slab.live(), 1);
+        let last = slab.complete(ud, -libc::ECANCELED, false);
+        assert_eq!(last.orphan_fd, None);
         assert_eq!(slab.live(), 0);
     }
 }

@@ -149,6 +149,59 @@ impl Ring {
         Ok(())
     }
 
+    /// Queues `entries` back to back, as one link chain must be (`IOSQE_IO_LINK` links an
+    /// SQE to the one right after it in the queue), and wakes a blocked waiter as
+    /// [`push`](Self::push) does.
+    ///
+    /// # Safety
+    /// Every pointer in every entry must satisfy rule 3 of the module docs.
+    pub(crate) unsafe fn push_chain(&self, entries: &[squeue::Entry]) -> io::Result<()> {
+        let _guard = lock(&self.sq_lock);
+        // SAFETY: rule 1 — `sq_lock` is held, so this is the only `SubmissionQueue`.
+        let mut sq = unsafe { self.uring.submission_shared() };
+        if sq.capacity() - sq.len() < entries.len() {
+            drop(sq); // publishes the tail
+            self.submit_now()?;
+            // SAFETY: rule 1, as above; the previous queue was dropped.
+            sq = unsafe { self.uring.submission_shared() };
+            sq.sync();
+        }
+        // SAFETY: the caller guarantees rule 3 for the pointers in `entries`; `push_multiple`
+        // queues all of them or none.
+        unsafe { sq.push_multiple(entries) }.map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "io_uring submission queue is full",
+            )
+        })?;
+        drop(sq); // publishes the tail (release store)
+        if self.in_wait.load(Ordering::SeqCst) {
+            self.wake.notify()?;
+        }
+        Ok(())
+    }
+
+    /// Queues an entry that cancels an earlier one (`entry` carries no pointer) and, if
+    /// SQEs are still waiting in the queue — possibly the one being cancelled — hands them
+    /// to the kernel at once. The caller is about to let the op's descriptor be closed: an
+    /// SQE still in the queue would name the descriptor *number*, which the kernel only
+    /// resolves at submission, so a number reused by a new socket in between would
+    /// receive the stale op. Once submitted, the op holds the file itself.
+    pub(crate) fn push_cancel(&self, entry: &squeue::Entry) -> io::Result<()> {
+        let pending = {
+            let _guard = lock(&self.sq_lock);
+            // SAFETY: rule 1 — `sq_lock` is held, so this is the only `SubmissionQueue`.
+            let sq = unsafe { self.uring.submission_shared() };
+            !sq.is_empty()
+        };
+        // SAFETY: a cancel entry carries no pointer (rule 3 holds trivially).
+        unsafe { self.push(entry) }?;
+        if pending {
+            self.submit_now()?;
+        }
+        Ok(())
+    }
+
     /// Hands every queued SQE to the kernel without waiting.
     fn submit_now(&self) -> io::Result<()> {
         self.enters.fetch_add(1, Ordering::Relaxed);
@@ -287,6 +340,73 @@ pub(crate) fn sockaddr_storage_from_bytes(
             [u8; std::mem::size_of::<libc::sockaddr_storage>()],
             libc::sockaddr_storage,
         >(bytes)
+    }
+}
+
+/// The bytes of a `sockaddr_storage` the kernel wrote (decoded field by field by the
+/// caller).
+pub(crate) fn sockaddr_storage_bytes(
+    storage: &libc::sockaddr_storage,
+) -> [u8; std::mem::size_of::<libc::sockaddr_storage>()] {
+    // SAFETY: `sockaddr_storage` is plain old data of exactly this size; every byte of it
+    // is initialised (it was created zeroed, then written by the kernel).
+    unsafe {
+        std::mem::transmute::<
+            libc::sockaddr_storage,
+            [u8; std::mem::size_of::<libc::sockaddr_storage>()],
+        >(*storage)
+    }
+}
+
+/// The memory of one `sendmsg` / `recvmsg`: the message header, its single `iovec`, the
+/// peer address and the data buffer, all in one box so the header's pointers (into the
+/// box and into the buffer's heap allocation) stay valid while the box is moved around.
+pub(crate) struct MsgBuf {
+    pub(crate) hdr: libc::msghdr,
+    iov: libc::iovec,
+    pub(crate) addr: libc::sockaddr_storage,
+    pub(crate) buf: Vec<u8>,
+}
+
+// SAFETY: the raw pointers in `hdr` and `iov` point only into this same allocation and
+// into `buf`'s heap allocation, which move (are owned) together; nothing else is shared,
+// so sending the box to another thread sends everything the pointers reach.
+unsafe impl Send for MsgBuf {}
+
+impl MsgBuf {
+    /// A message over `buf` — its capacity for a receive (`recv: true`), its length for a
+    /// send — with `addr` (`len` bytes) as the destination, or room for the sender.
+    pub(crate) fn new(
+        buf: Vec<u8>,
+        addr: libc::sockaddr_storage,
+        addr_len: libc::socklen_t,
+        recv: bool,
+    ) -> Box<MsgBuf> {
+        // SAFETY: `msghdr` and `iovec` are plain old data for which all-zero (null
+        // pointers, zero lengths) is valid.
+        let (hdr, iov) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        let mut msg = Box::new(MsgBuf {
+            hdr,
+            iov,
+            addr,
+            buf,
+        });
+        let m = &mut *msg;
+        m.iov.iov_base = m.buf.as_mut_ptr().cast();
+        m.iov.iov_len = if recv { m.buf.capacity() } else { m.buf.len() };
+        m.hdr.msg_name = (&raw mut m.addr).cast();
+        m.hdr.msg_namelen = addr_len;
+        m.hdr.msg_iov = &raw mut m.iov;
+        m.hdr.msg_iovlen = 1;
+        msg
+    }
+}
+
+impl std::fmt::Debug for MsgBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgBuf")
+            .field("len", &self.buf.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -5,6 +5,7 @@
 //! and friends. Name resolution uses `std::net::ToSocketAddrs`, which blocks for host
 //! names that need DNS (IP literals and `localhost` are resolved without a query).
 
+mod backoff;
 mod poll_fd;
 mod sys;
 mod tcp;

@@ -195,3 +195,49 @@ pub(crate) fn take_error(fd: &impl AsRawFd) -> io::Result<Option<io::Error>> {
     })?;
     Ok((value != 0).then(|| io::Error::from_raw_os_error(value)))
 }
+
+/// `send(2)` with `MSG_NOSIGNAL`: writing to a reset or closed peer is an `EPIPE` error,
+/// never a `SIGPIPE` (whose default action kills the process; programs that embed us may
+/// not ignore it as Rust's `main` does).
+pub(crate) fn send_nosignal(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the duration of the call.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Vectored `send_nosignal`: `sendmsg(2)` with `MSG_NOSIGNAL` (std's `write_vectored`
+/// uses `writev`, which raises `SIGPIPE`).
+pub(crate) fn send_vectored_nosignal(
+    fd: RawFd,
+    bufs: &[std::io::IoSlice<'_>],
+) -> io::Result<usize> {
+    // The kernel rejects more than IOV_MAX (1024) buffers; a short write is allowed.
+    let bufs = &bufs[..bufs.len().min(1024)];
+    // SAFETY: all-zero is a valid msghdr (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+    // `IoSlice` is ABI-compatible with `iovec` on Unix (guaranteed by std).
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+    msg.msg_iovlen = bufs.len() as _;
+    // SAFETY: `msg` points at `bufs.len()` iovecs, each valid for reads of its length for
+    // the duration of the call; the kernel only reads them.
+    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Stops a listening socket at once: `shutdown(SHUT_RDWR)` on a listener makes the
+/// kernel stop listening and reset the connections in its accept queue, even while an
+/// io_uring request still holds a reference to the socket (closing the descriptor would
+/// only take effect when that request lets go).
+pub(crate) fn stop_listening(fd: RawFd) {
+    // SAFETY: plain syscall on a descriptor the caller owns; a failure (e.g. ENOTCONN on
+    // a socket that never listened) leaves nothing to undo.
+    let _ = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}

@@ -1,15 +1,20 @@
 //! TCP: `TcpListener` and `TcpStream` on the reactor, with futures-io `AsyncRead` /
 //! `AsyncWrite` (also on `&TcpStream`, as std implements `Read` for `&TcpStream`).
 
+use super::backoff::{Backoff, is_resource_exhaustion};
 use super::poll_fd::PollFd;
 use super::{resolve, sys};
+use crate::runtime::Handle;
 use futures_io::{AsyncRead, AsyncWrite};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use trioxide_reactor::Direction;
+use trioxide_reactor::uring::MultiAccept;
+use trioxide_task::coop;
 
 /// A TCP listening socket (asyncio's `start_server` socket).
 ///
@@ -33,6 +38,9 @@ use trioxide_reactor::Direction;
 /// ```
 #[derive(Debug)]
 pub struct TcpListener {
+    /// On io_uring (Linux 5.19+): one multishot accept feeding every `accept`. Declared
+    /// first so it is cancelled before `io` closes the descriptor.
+    multi: Option<MultiAccept>,
     io: PollFd<std::net::TcpListener>,
 }
 
@@ -48,35 +56,75 @@ impl TcpListener {
         sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         sys::bind(fd.as_raw_fd(), addr)?;
         sys::listen(fd.as_raw_fd())?;
-        Ok(TcpListener {
-            io: PollFd::new(std::net::TcpListener::from(fd))?,
-        })
+        Self::from_listening(std::net::TcpListener::from(fd))
     }
 
     /// Wraps a std listener (made non-blocking here).
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            io: PollFd::new(listener)?,
-        })
+        Self::from_listening(listener)
+    }
+
+    fn from_listening(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        let io = PollFd::new(listener)?;
+        let multi = io
+            .uring_ops()
+            .and_then(|ops| ops.accept_multishot(io.get_ref().as_raw_fd()));
+        Ok(TcpListener { multi, io })
     }
 
     /// Waits for a connection. Cancel-safe: dropping the future loses no connection.
+    ///
+    /// When the process or system is out of descriptors or memory (`EMFILE`, `ENFILE`,
+    /// `ENOBUFS`, `ENOMEM`), `accept` does not return the error: it sleeps for a delay
+    /// growing from 1 ms to 100 ms and tries again, so a server's accept loop neither dies
+    /// nor spins, and the connections waiting in the backlog are accepted once descriptors
+    /// free up. Use [`poll_accept`](Self::poll_accept) to see those errors yourself.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        super::backoff::retry_on_exhaustion(|cx| self.poll_accept(cx)).await
     }
 
-    /// Polls for a connection.
+    /// Polls for a connection: the raw form of [`accept`](Self::accept), which returns
+    /// resource errors (`EMFILE`, ...) to the caller instead of backing off. A caller that
+    /// retries at once after such an error spins: the pending connection keeps the
+    /// listener readable.
+    ///
+    /// On io_uring (Linux 5.19+) connections come from one multishot accept kept armed
+    /// in the kernel (no syscall per accept); elsewhere from `accept4` on readiness.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        if let Some(multi) = &self.multi {
+            std::task::ready!(coop::poll_proceed(cx));
+            loop {
+                match std::task::ready!(multi.poll_accept(cx)) {
+                    Some(Ok(fd)) => {
+                        let stream = std::net::TcpStream::from(fd);
+                        match stream.peer_addr() {
+                            Ok(peer) => {
+                                return Poll::Ready(Ok((Self::registered_stream(stream)?, peer)));
+                            }
+                            // Reset before we looked: as if it never arrived.
+                            Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+                            Err(e) => return Poll::Ready(Err(e)),
+                        }
+                    }
+                    Some(Err(e)) => return Poll::Ready(Err(e)),
+                    None => break, // the kernel lacks multishot accept after all
+                }
+            }
+        }
         self.io
             .poll_with(cx, Direction::Read, |l| sys::accept(l.as_raw_fd()))
             .map(|res| {
                 let (fd, peer) = res?;
                 Ok((
-                    TcpStream::from_registered(std::net::TcpStream::from(fd))?,
+                    Self::registered_stream(std::net::TcpStream::from(fd))?,
                     peer,
                 ))
             })
+    }
+
+    fn registered_stream(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        TcpStream::from_registered(stream)
     }
 
     /// The bound address (with the real port after binding port 0).
@@ -84,9 +132,24 @@ impl TcpListener {
         self.io.get_ref().local_addr()
     }
 
-    /// A stream of incoming connections.
+    /// A stream of incoming connections. Like [`accept`](Self::accept), it backs off on
+    /// resource errors instead of yielding them.
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming {
+            listener: self,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        if self.multi.is_some() {
+            // The multishot accept holds the socket open in the kernel until its
+            // cancellation completes: stop listening now, so the port is closed when
+            // `drop` returns, as with a plain close.
+            sys::stop_listening(self.io.get_ref().as_raw_fd());
+        }
     }
 }
 
@@ -94,14 +157,25 @@ impl TcpListener {
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
+    backoff: Backoff,
 }
 
 impl futures_core::Stream for Incoming<'_> {
     type Item = io::Result<TcpStream>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.listener
-            .poll_accept(cx)
-            .map(|r| Some(r.map(|(s, _)| s)))
+        let this = self.get_mut();
+        loop {
+            std::task::ready!(this.backoff.poll_wait(cx));
+            match std::task::ready!(this.listener.poll_accept(cx)) {
+                Err(e) if is_resource_exhaustion(&e) => this.backoff.arm(),
+                other => {
+                    if other.is_ok() {
+                        this.backoff.reset();
+                    }
+                    return Poll::Ready(Some(other.map(|(s, _)| s)));
+                }
+            }
+        }
     }
 }
 
@@ -144,6 +218,28 @@ impl TcpStream {
             }
         }
         Err(last_err.unwrap_or_else(super::no_addresses))
+    }
+
+    /// Connects to `addr`, giving up with `ErrorKind::TimedOut` after `timeout`.
+    ///
+    /// On io_uring the connect is one SQE linked to an `IORING_OP_LINK_TIMEOUT`: the
+    /// kernel cancels it at the deadline, no timer of ours is involved. On epoll it is the
+    /// readiness-based connect under [`time::timeout`](crate::time::timeout).
+    pub async fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        let Some(ops) = Handle::try_current()
+            .ok()
+            .and_then(|h| h.reactor().uring_ops().cloned())
+        else {
+            return match crate::time::timeout(timeout, Self::connect_addr(addr)).await {
+                Ok(res) => res,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+            };
+        };
+        let fd = sys::socket(addr, libc::SOCK_STREAM)?;
+        let stream = Self::from_registered(std::net::TcpStream::from(fd))?;
+        ops.connect_timeout(stream.as_raw_fd(), *addr, timeout)
+            .await?;
+        Ok(stream)
     }
 
     async fn connect_addr(addr: &SocketAddr) -> io::Result<TcpStream> {
@@ -203,7 +299,9 @@ impl TcpStream {
 
     /// Writes some of `buf`, returning how much. Cancel-safe.
     pub async fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.with(Direction::Write, |mut s| s.write(buf)).await
+        self.io
+            .with(Direction::Write, |s| sys::send_nosignal(s.as_raw_fd(), buf))
+            .await
     }
 
     /// Reads into an owned buffer (its whole capacity, from the start; the length becomes
@@ -236,7 +334,9 @@ impl TcpStream {
             while written < buf.len() {
                 match self
                     .io
-                    .with(Direction::Write, |mut s| s.write(&buf[written..]))
+                    .with(Direction::Write, |s| {
+                        sys::send_nosignal(s.as_raw_fd(), &buf[written..])
+                    })
                     .await
                 {
                     Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
@@ -249,10 +349,19 @@ impl TcpStream {
         let mut buf = buf;
         let mut written = 0;
         while written < buf.len() {
-            // The kernel writes from the start of the buffer: send the rest, then put it back.
-            let rest = buf.split_off(written);
-            let (res, rest) = ops.send(self.as_raw_fd(), rest).await;
-            buf.extend_from_slice(&rest);
+            let res = if written == 0 {
+                // The common case: the whole buffer goes to the kernel as it is, no copy.
+                let (res, back) = ops.send(self.as_raw_fd(), buf).await;
+                buf = back;
+                res
+            } else {
+                // After a short send the kernel must start at `written`: send the rest as a
+                // buffer of its own, then put it back.
+                let rest = buf.split_off(written);
+                let (res, rest) = ops.send(self.as_raw_fd(), rest).await;
+                buf.extend_from_slice(&rest);
+                res
+            };
             match res {
                 Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
                 Ok(n) => written += n,
@@ -267,8 +376,9 @@ impl TcpStream {
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write(buf))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            sys::send_nosignal(s.as_raw_fd(), buf)
+        })
     }
 
     fn poll_write_vectored_ref(
@@ -276,8 +386,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
+        })
     }
 
     fn poll_close_ref(&self) -> Poll<io::Result<()>> {

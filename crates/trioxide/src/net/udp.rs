@@ -78,6 +78,49 @@ impl UdpSocket {
         self.io.with(Direction::Read, |s| s.recv(buf)).await
     }
 
+    /// Sends an owned buffer as one datagram to `target` and gives the buffer back.
+    ///
+    /// On io_uring this is an `IORING_OP_SENDMSG` whose buffer, header and address stay
+    /// with the driver until the kernel is done, even if the future is dropped; on epoll a
+    /// readiness-based `sendto`. (The borrowed-buffer [`send_to`](Self::send_to) stays
+    /// readiness-based on both backends: a borrowed buffer cannot be lent to the kernel
+    /// past a dropped future.)
+    pub async fn send_to_owned(
+        &self,
+        buf: Vec<u8>,
+        target: SocketAddr,
+    ) -> (io::Result<usize>, Vec<u8>) {
+        if let Some(ops) = self.io.uring_ops() {
+            return ops.send_to(self.as_raw_fd(), buf, target).await;
+        }
+        let res = self
+            .io
+            .with(Direction::Write, |s| s.send_to(&buf, target))
+            .await;
+        (res, buf)
+    }
+
+    /// Receives one datagram into an owned buffer's capacity (its length becomes the byte
+    /// count) and gives the buffer back with the sender's address. On io_uring an
+    /// `IORING_OP_RECVMSG` (a dropped future leaves the buffer with the driver until the
+    /// kernel answers; a datagram that arrived into it is then lost); on epoll a
+    /// readiness-based `recvfrom`.
+    pub async fn recv_from_owned(
+        &self,
+        mut buf: Vec<u8>,
+    ) -> (io::Result<(usize, SocketAddr)>, Vec<u8>) {
+        if let Some(ops) = self.io.uring_ops() {
+            return ops.recv_from(self.as_raw_fd(), buf).await;
+        }
+        buf.resize(buf.capacity().max(1), 0);
+        let res = self
+            .io
+            .with(Direction::Read, |s| s.recv_from(&mut buf))
+            .await;
+        buf.truncate(res.as_ref().map_or(0, |(n, _)| *n));
+        (res, buf)
+    }
+
     /// Polls `recv_from`.
     pub fn poll_recv_from(
         &self,

@@ -3,7 +3,7 @@
 
 use super::poll_fd::PollFd;
 use futures_io::{AsyncRead, AsyncWrite};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -33,9 +33,14 @@ impl UnixListener {
         })
     }
 
-    /// Waits for a connection. Cancel-safe.
+    /// Waits for a connection. Cancel-safe. Backs off on `EMFILE` and other resource
+    /// errors instead of returning them, as [`TcpListener::accept`](super::TcpListener::accept)
+    /// does.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, addr) = self.io.with(Direction::Read, |l| l.accept()).await?;
+        let (stream, addr) = super::backoff::retry_on_exhaustion(|cx| {
+            self.io.poll_with(cx, Direction::Read, |l| l.accept())
+        })
+        .await?;
         Ok((UnixStream::from_std(stream)?, addr))
     }
 
@@ -92,8 +97,9 @@ impl UnixStream {
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write(buf))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            super::sys::send_nosignal(s.as_raw_fd(), buf)
+        })
     }
 
     fn poll_write_vectored_ref(
@@ -101,8 +107,9 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_with(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+        self.io.poll_with(cx, Direction::Write, |s| {
+            super::sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
+        })
     }
 
     fn poll_close_ref(&self) -> Poll<io::Result<()>> {

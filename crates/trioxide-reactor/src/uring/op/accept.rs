@@ -49,7 +49,7 @@ pub(crate) fn finish_fd(res: i32, _keep: Keep) -> io::Result<OwnedFd> {
 
 /// `addr` in the kernel's layout, without any pointer cast: the `sockaddr_in{,6}` is
 /// written field by field into a zeroed storage through its byte image.
-fn sockaddr(addr: SocketAddr) -> SockAddrBuf {
+pub(crate) fn sockaddr(addr: SocketAddr) -> SockAddrBuf {
     let mut bytes = [0u8; std::mem::size_of::<libc::sockaddr_storage>()];
     let len = match addr {
         SocketAddr::V4(a) => {

@@ -1,7 +1,7 @@
 //! Completion-based operations: the [`Op`] future every operation returns, and the
 //! [`UringOps`] handle that submits them. One file per operation family adds its methods
 //! to `UringOps` (`read.rs`, `write.rs`, `recv.rs`, `send.rs`, `accept.rs`, `open.rs`,
-//! `close.rs`, `timeout.rs`); `poll.rs` is the readiness side of the driver.
+//! `close.rs`, `timeout.rs`, `multi_accept.rs`, `msg.rs` (UDP), `link.rs` (ops with a deadline)); `poll.rs` is the readiness side of the driver.
 //!
 //! Operations are submitted when the method is called (the SQE is queued then, and reaches
 //! the kernel with the next `io_uring_enter`), and complete when some thread calls
@@ -14,6 +14,9 @@
 
 pub(crate) mod accept;
 pub(crate) mod close;
+pub(crate) mod link;
+pub(crate) mod msg;
+pub(crate) mod multi_accept;
 pub(crate) mod open;
 pub(crate) mod poll;
 pub(crate) mod read;
@@ -79,13 +82,7 @@ impl UringOps {
         // SAFETY: the caller guarantees that `entry` points into `keep`, now owned by the
         // slot `user_data`, which is freed only after its CQE (rule 3 of `sys`).
         match unsafe { self.shared.ring.push(&entry) } {
-            Ok(()) => Op {
-                state: OpState::InFlight {
-                    shared: self.shared.clone(),
-                    user_data,
-                    finish,
-                },
-            },
+            Ok(()) => Op::in_flight(self.shared.clone(), user_data, finish),
             Err(err) => {
                 let keep = lock(&self.shared.ops).remove_unsubmitted(user_data);
                 let errno = err.raw_os_error().unwrap_or(libc::EBUSY);
@@ -111,6 +108,21 @@ pub struct Op<O: Unpin> {
 }
 
 impl<O: Unpin> Op<O> {
+    /// The future of the op in slot `user_data`, already queued.
+    pub(crate) fn in_flight(
+        shared: Arc<Shared>,
+        user_data: u64,
+        finish: fn(i32, Keep) -> O,
+    ) -> Op<O> {
+        Op {
+            state: OpState::InFlight {
+                shared,
+                user_data,
+                finish,
+            },
+        }
+    }
+
     /// An op that failed before reaching the ring (e.g. an invalid path).
     pub(crate) fn ready(out: O) -> Op<O> {
         Op {
@@ -204,6 +216,8 @@ pub(crate) fn sqe_len(len: usize) -> u32 {
 pub(crate) fn take_buf(keep: Keep) -> Vec<u8> {
     match keep {
         Keep::Buf(buf) => buf,
+        Keep::Msg(msg) => msg.buf,
+        Keep::WithTimeout(inner, _) => take_buf(*inner),
         _ => Vec::new(),
     }
 }
