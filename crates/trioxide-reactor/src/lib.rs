@@ -15,6 +15,7 @@ mod reactor;
 pub mod time;
 pub mod timers;
 pub mod uring;
+mod wake;
 
 pub use driver::{Driver, DriverStats, Event, Interest, ready};
 pub use reactor::{Direction, Reactor, ReadyEvent, Registration};

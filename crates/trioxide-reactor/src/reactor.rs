@@ -206,9 +206,7 @@ impl Reactor {
         }
         let n = events.len() + usize::try_from(completed).unwrap_or(usize::MAX);
         drop(events);
-        for waker in woken {
-            waker.wake();
-        }
+        crate::wake::wake_all(woken);
         Ok(n)
     }
 

@@ -201,7 +201,7 @@ impl Timers {
             wheel.advance(tick, |_, waker| due.push(waker));
         }
         let n = due.len();
-        due.into_iter().for_each(Waker::wake);
+        crate::wake::wake_all(due);
         n
     }
 

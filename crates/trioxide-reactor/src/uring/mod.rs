@@ -201,9 +201,7 @@ impl Shared {
             let _ = self.arm_wake();
         }
         drop(orphans);
-        for waker in wakers {
-            waker.wake();
-        }
+        crate::wake::wake_all(wakers);
     }
 }
 

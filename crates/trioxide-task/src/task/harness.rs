@@ -327,7 +327,14 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
         cell.join_waker.with(|slot| {
             // SAFETY: JOIN_WAKER is set, so the slot is ours to read (rule 3).
             if let Some(waker) = unsafe { &*slot } {
-                waker.wake_by_ref();
+                // The handle's waker may be anyone's: a panic in it must not unwind
+                // through the scheduler (nor skip the bookkeeping below).
+                if catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref())).is_err() {
+                    eprintln!(
+                        "trioxide: a JoinHandle's waker panicked when its task finished; \
+                         the panic was contained"
+                    );
+                }
             }
         });
         let after = cell.header.state.unset_join_waker_after_complete();
