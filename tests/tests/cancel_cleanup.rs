@@ -148,15 +148,18 @@ rt_test! {
     async fn shielded_cleanup_completes_under_an_outer_cancel() {
         let saved = flag();
         let s = saved.clone();
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel();
         let task = trioxide::spawn(async move {
             shield(async move {
+                started_tx.send(()).unwrap();
                 sleep(Duration::from_millis(20)).await;
                 s.store(true, Ordering::SeqCst);
             })
             .await;
             std::future::pending::<()>().await
         });
-        sleep(Duration::from_millis(2)).await;
+        // Cancel once the shielded part runs (a fixed 2 ms raced the task's first poll).
+        started_rx.await.unwrap();
         task.cancel();
         assert!(task.await.unwrap_err().is_cancelled());
         assert!(saved.load(Ordering::SeqCst), "the shielded part ran to completion");
