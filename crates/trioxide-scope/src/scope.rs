@@ -122,19 +122,13 @@ struct ParallelDone {
     shared: std::sync::Arc<Shared>,
 }
 
-impl ParallelDone {
-    fn finish(&self) {
-        self.shared.parallel_finished();
-    }
-}
-
 impl std::task::Wake for ParallelDone {
     fn wake(self: std::sync::Arc<Self>) {
-        self.finish();
+        self.shared.parallel_finished();
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.finish();
+        self.shared.parallel_finished();
     }
 }
 

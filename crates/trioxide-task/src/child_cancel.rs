@@ -75,25 +75,26 @@ impl ChildCancelSlot {
     /// cancellation to it and returns `true` (the caller must poll the child again rather
     /// than drop it); otherwise returns `false`.
     pub fn deliver(&self) -> bool {
-        let flag = self.0.take();
-        let watched = flag
-            .as_ref()
-            .is_some_and(|f| f.watchers.load(Ordering::Acquire) > 0);
-        if let Some(f) = &flag
-            && watched
-        {
-            f.delivered.store(true, Ordering::Release);
-        }
-        self.0.set(flag);
-        watched
+        self.peek(|flag| {
+            let watched = flag.is_some_and(|f| f.watchers.load(Ordering::Acquire) > 0);
+            if let Some(f) = flag.filter(|_| watched) {
+                f.delivered.store(true, Ordering::Release);
+            }
+            watched
+        })
     }
 
     /// Whether a cancellation was delivered to this child.
     pub fn is_delivered(&self) -> bool {
+        self.peek(|flag| flag.is_some_and(|f| f.is_delivered()))
+    }
+
+    /// Runs `f` on the flag, if one was made (a `Cell` lends its content by value only).
+    fn peek<R>(&self, f: impl FnOnce(Option<&Arc<ChildCancel>>) -> R) -> R {
         let flag = self.0.take();
-        let delivered = flag.as_ref().is_some_and(|f| f.is_delivered());
+        let out = f(flag.as_ref());
         self.0.set(flag);
-        delivered
+        out
     }
 
     /// The flag, made on first use.

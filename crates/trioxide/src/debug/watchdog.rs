@@ -68,7 +68,6 @@ fn watch(
     stop: &(Mutex<bool>, Condvar),
 ) {
     let (flag, wake) = stop;
-    let usr1 = || crate::signal::handler::deliveries(libc::SIGUSR1);
     loop {
         {
             let stopped = flag.lock().unwrap_or_else(|e| e.into_inner());
@@ -81,11 +80,12 @@ fn watch(
         }
         let Some(hooks) = hooks.upgrade() else { return };
         scan(&hooks, threshold);
-        if let Some(seen) = dumped.as_mut()
-            && usr1() != *seen
-        {
-            *seen = usr1();
-            super::print_dump_of(Some(&hooks));
+        if let Some(seen) = dumped.as_mut() {
+            let now = crate::signal::handler::deliveries(libc::SIGUSR1);
+            if now != *seen {
+                *seen = now;
+                super::print_dump_of(Some(&hooks));
+            }
         }
     }
 }
