@@ -30,7 +30,8 @@
 //!
 //! `user_data` layout: the top two bits tag the kind — `0` op (slab index and
 //! generation), `1` readiness poll (descriptor and generation), `2` the driver's own
-//! entries (the wake-up poll, and cancellations whose results are ignored).
+//! entries (the wake-up poll, and cancellations whose results are ignored), `3` the
+//! cancellation of a readiness poll (retried if it met the poll mid-wake-up).
 //!
 //! `unsafe` lives in `sys.rs` (the ring, with its numbered safety rules) and in one
 //! submission call per op file, each stating which `Keep` its pointers refer to.
@@ -66,6 +67,9 @@ pub(crate) const TAG_OP: u64 = 0;
 pub(crate) const TAG_POLL: u64 = 1;
 /// Tag of the driver's own entries.
 pub(crate) const TAG_INTERNAL: u64 = 2;
+/// Tag of the cancellation of a readiness poll (the poll's descriptor and generation
+/// below it, as in the poll's own `user_data`).
+pub(crate) const TAG_POLL_CANCEL: u64 = 3;
 /// `user_data` of the wake-up eventfd's poll.
 pub(crate) const WAKE_UD: u64 = TAG_INTERNAL << TAG_SHIFT;
 /// `user_data` of entries whose completion is ignored (poll removals, async cancels).
@@ -189,6 +193,7 @@ impl Shared {
                     }
                 }
                 TAG_POLL => lock(&self.polls).on_cqe(&self.ring, user_data, res, flags, events),
+                TAG_POLL_CANCEL => PollTable::on_cancel_cqe(&self.ring, user_data, res),
                 _ if user_data == WAKE_UD => {
                     self.ring.wake().drain();
                     // -ECANCELED: the thread that submitted the poll exited (see `sys`).

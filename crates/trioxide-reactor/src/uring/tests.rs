@@ -288,3 +288,63 @@ fn stats_count_submissions_completions_and_enters() {
     assert_eq!(after.waits, driver.enter_count());
     assert!(after.waits > before.waits);
 }
+
+/// Deregistering a descriptor whose poll is being woken at that very moment (a second
+/// thread keeps writing to the peer while the owner drains and then drops it) must still
+/// end the poll: otherwise the kernel keeps the descriptor's file open after `close`, and
+/// the peer never sees the connection end. (A `POLL_REMOVE` that met the poll mid-wake-up
+/// failed with `-EALREADY` and left it armed; the peer then waited forever.)
+#[test]
+fn deregister_during_a_wake_up_really_closes_the_descriptor() {
+    use std::io::Read;
+    use std::time::Instant;
+    let Some(driver) = driver_or_skip("deregister_during_a_wake_up_really_closes_the_descriptor")
+    else {
+        return;
+    };
+    let mut events = Vec::new();
+    for round in 0..200u64 {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        driver
+            .register(a.as_raw_fd(), round, Interest::Both)
+            .unwrap();
+        // This thread submits the poll, so the poll's wake-ups run as its task work.
+        driver.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut b = b;
+            // Writes until the peer is really closed: EPIPE (or a reset).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if b.write(b"x").is_err() {
+                    return true;
+                }
+            }
+            false
+        });
+        // Drain for a moment so wake-ups keep coming, then drop the descriptor.
+        let until = Instant::now() + Duration::from_micros(50 + 37 * (round % 7));
+        let mut buf = [0u8; 256];
+        while Instant::now() < until {
+            let _ = a.read(&mut buf);
+        }
+        driver.deregister(a.as_raw_fd()).unwrap();
+        driver.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        drop(a);
+        let mut saw_end = false;
+        for _ in 0..5000 {
+            if writer.is_finished() {
+                saw_end = true;
+                break;
+            }
+            driver
+                .wait(&mut events, Some(Duration::from_millis(1)))
+                .unwrap();
+            events.clear();
+        }
+        assert!(
+            saw_end && writer.join().unwrap(),
+            "round {round}: the deregistered descriptor is still held open"
+        );
+    }
+}

@@ -11,11 +11,11 @@
 //!
 //! Registrations are keyed by descriptor. A poll's `user_data` is a tag, a per-registration
 //! generation and the descriptor number, so once `deregister` has bumped the generation
-//! (and queued an `IORING_OP_POLL_REMOVE`), late CQEs of the old poll — including those of
+//! (and queued an `IORING_OP_ASYNC_CANCEL` of the poll), late CQEs of the old poll — including those of
 //! a descriptor number reused by a new registration — are recognised and dropped.
 
 use super::super::sys::Ring;
-use super::super::{IGNORE_UD, TAG_POLL, TAG_SHIFT};
+use super::super::{TAG_POLL, TAG_POLL_CANCEL, TAG_SHIFT};
 use crate::driver::{Event, Interest, ready};
 use io_uring::{cqueue, opcode, squeue, types};
 use std::collections::HashMap;
@@ -70,6 +70,15 @@ fn poll_ud(fd: RawFd, generation: u32) -> u64 {
     (TAG_POLL << TAG_SHIFT) | (u64::from(generation) << 32) | u64::from(fd as u32)
 }
 
+/// An async cancel of the poll `poll_user_data`; its own CQE carries the same descriptor
+/// and generation under [`TAG_POLL_CANCEL`].
+fn cancel_poll(poll_user_data: u64) -> squeue::Entry {
+    let tagged = (poll_user_data & !(3 << TAG_SHIFT)) | (TAG_POLL_CANCEL << TAG_SHIFT);
+    opcode::AsyncCancel::new(poll_user_data)
+        .build()
+        .user_data(tagged)
+}
+
 #[derive(Debug)]
 struct PollReg {
     token: u64,
@@ -115,16 +124,32 @@ impl PollTable {
         Ok(())
     }
 
-    /// Forgets `fd` and queues the removal of its poll; its late CQEs are ignored.
+    /// Forgets `fd` and queues the cancellation of its poll; its late CQEs are ignored.
+    ///
+    /// The poll is cancelled with `IORING_OP_ASYNC_CANCEL`, not `IORING_OP_POLL_REMOVE`:
+    /// a removal that meets the poll while its wake-up is being handled (another thread's
+    /// task work owns it) fails with `-EALREADY` and leaves the poll armed — holding the
+    /// descriptor's file open after the owner's `close`, so a socket is never really
+    /// closed (no FIN or RST reaches the peer). An async cancel flags the poll so its
+    /// current owner ends it. Should the cancel still report `-EALREADY`,
+    /// [`on_cancel_cqe`](Self::on_cancel_cqe) queues it again.
     pub(crate) fn deregister(&mut self, ring: &Ring, fd: RawFd) -> io::Result<()> {
         let reg = self
             .by_fd
             .remove(&fd)
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
-        let remove = opcode::PollRemove::new(poll_ud(fd, reg.generation))
-            .build()
-            .user_data(IGNORE_UD);
-        push_plain(ring, &remove)
+        push_plain(ring, &cancel_poll(poll_ud(fd, reg.generation)))
+    }
+
+    /// Handles the CQE of a poll cancellation queued by `deregister`: a cancel that met
+    /// the poll mid-wake-up (`-EALREADY`) is queued again; any other result means the
+    /// poll is gone (`0`, or `-ENOENT`: it had already ended).
+    pub(crate) fn on_cancel_cqe(ring: &Ring, cancel_user_data: u64, res: i32) {
+        if res == -libc::EALREADY {
+            let poll = (cancel_user_data & !(3 << TAG_SHIFT)) | (TAG_POLL << TAG_SHIFT);
+            // A ring too broken to queue this also fails the next wait, which reports it.
+            let _ = push_plain(ring, &cancel_poll(poll));
+        }
     }
 
     /// Handles a poll CQE: reports an event for a current registration and re-arms a
