@@ -58,6 +58,21 @@ pub trait Driver: Send + Sync + 'static {
     /// Interrupts the current or next `wait`, from any thread.
     fn unpark(&self) -> io::Result<()>;
 
+    /// Whether a zero-timeout `wait` would find something to do now (completions
+    /// posted, submissions queued), as far as the driver can tell without a system call;
+    /// `false` where it cannot (epoll).
+    fn work_waiting(&self) -> bool {
+        false
+    }
+
+    /// Collects the events already posted, without submitting anything or waiting, from
+    /// a thread that does not own the driver (io_uring: reaps posted completions; other
+    /// drivers: nothing, as `wait` is the only way to learn of their events).
+    fn reap_posted(&self, events: &mut Vec<Event>) -> io::Result<()> {
+        let _ = events;
+        Ok(())
+    }
+
     /// The backend's name, e.g. `"epoll"`.
     fn name(&self) -> &'static str;
 

@@ -182,10 +182,42 @@ impl Reactor {
     /// With [`AsRawFd`](std::os::fd::AsRawFd), this is how another event loop embeds the
     /// reactor: poll the fd for readability in the host loop, then `turn(Some(ZERO))`.
     pub fn turn(&self, timeout: Option<Duration>) -> io::Result<usize> {
-        let mut events = self.events.lock().unwrap();
+        let events = self.events.lock().unwrap();
+        self.dispatch(events, |driver, events| driver.wait(events, timeout))
+    }
+
+    /// Dispatches the events that are already posted — without waiting, submitting or a
+    /// system call — unless another thread is turning the reactor now. For a thread that
+    /// does not own a per-thread driver (an idle worker looking after a busy worker's
+    /// io_uring ring). Returns what `turn` returns; always 0 on epoll.
+    pub fn dispatch_posted(&self) -> io::Result<usize> {
+        let Ok(events) = self.events.try_lock() else {
+            return Ok(0);
+        };
+        self.dispatch(events, |driver, events| driver.reap_posted(events))
+    }
+
+    /// A non-blocking `turn` (submits what is queued, dispatches what is posted) unless
+    /// another thread is turning the reactor now (then 0). For a thread taking over the
+    /// driver of a thread that is stuck.
+    pub fn try_turn_now(&self) -> io::Result<usize> {
+        let Ok(events) = self.events.try_lock() else {
+            return Ok(0);
+        };
+        self.dispatch(events, |driver, events| {
+            driver.wait(events, Some(Duration::ZERO))
+        })
+    }
+
+    /// Collects events with `collect`, then wakes the tasks they concern.
+    fn dispatch(
+        &self,
+        mut events: crate::loom::sync::MutexGuard<'_, Vec<Event>>,
+        collect: impl FnOnce(&dyn Driver, &mut Vec<Event>) -> io::Result<()>,
+    ) -> io::Result<usize> {
         events.clear();
         let completed_before = self.driver.completions();
-        self.driver.wait(&mut events, timeout)?;
+        collect(&*self.driver, &mut events)?;
         let completed = self.driver.completions().wrapping_sub(completed_before);
         let mut woken = Vec::new();
         {
@@ -208,6 +240,13 @@ impl Reactor {
         drop(events);
         crate::wake::wake_all(woken);
         Ok(n)
+    }
+
+    /// Whether a `turn(Some(ZERO))` would dispatch or submit something now, as far as the
+    /// driver can tell without a system call (io_uring: a posted completion or a queued
+    /// submission; always `false` on epoll). Cheap enough to check between tasks.
+    pub fn work_waiting(&self) -> bool {
+        self.driver.work_waiting()
     }
 
     /// Interrupts a `turn` in progress (or the next one) from any thread.

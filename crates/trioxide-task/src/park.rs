@@ -11,6 +11,14 @@ use std::time::Duration;
 pub trait Unpark: Send + Sync + 'static {
     /// Makes the current or next `park` return promptly.
     fn unpark(&self);
+
+    /// Whether the driver has work that a non-blocking `park` would handle now
+    /// (completions to reap, submissions to flush), as far as it can tell without a
+    /// system call. A worker that owns its driver checks this between tasks; `false`
+    /// (the default) leaves it to the periodic non-blocking park.
+    fn work_waiting(&self) -> bool {
+        false
+    }
 }
 
 /// Blocks an idle executor until there is work.

@@ -99,7 +99,8 @@ pub(crate) struct SourceList {
     /// count, its thread does not).
     pub(crate) root: Option<Spawner>,
     /// Every reactor and timer wheel (one per core for `ThreadPerCore`).
-    pub(crate) drivers: Vec<(Arc<Reactor>, Arc<Timers>)>,
+    /// Each reactor, with the timers it drives (`None`: a wheel counted with another).
+    pub(crate) drivers: Vec<(Arc<Reactor>, Option<Arc<Timers>>)>,
     pub(crate) blocking: BlockingPool,
 }
 
@@ -146,7 +147,7 @@ impl Sources {
             m.io_submitted += io.submitted;
             m.io_completed += io.completed;
             m.io_driver_calls += io.waits;
-            m.timers_armed += timers.armed();
+            m.timers_armed += timers.as_ref().map_or(0, |t| t.armed());
         }
         m
     }

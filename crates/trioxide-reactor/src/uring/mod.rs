@@ -3,7 +3,9 @@
 //! ([`UringOps`]) in the style of tokio-uring and monoio.
 //!
 //! # Design
-//! - **One ring, shared.** A [`UringDriver`] owns one ring. `register`, `deregister`,
+//! - **One ring, shareable.** A [`UringDriver`] owns one ring (the WorkStealing runtime
+//!   makes one driver per worker, so that each ring has one waiting thread; see the
+//!   facade's `runtime/worker_io.rs`). `register`, `deregister`,
 //!   `unpark` and every op submission may come from any thread; `wait` runs on the thread
 //!   that turns the reactor. The submission queue is behind a `Mutex` (the simplest correct
 //!   multi-producer scheme: pushes are a few stores, so the lock is short; a lock-free
@@ -260,6 +262,15 @@ impl Driver for UringDriver {
 
     fn unpark(&self) -> io::Result<()> {
         self.shared.ring.wake().notify()
+    }
+
+    fn work_waiting(&self) -> bool {
+        self.shared.ring.work_waiting()
+    }
+
+    fn reap_posted(&self, events: &mut Vec<Event>) -> io::Result<()> {
+        self.shared.reap(events);
+        Ok(())
     }
 
     fn stats(&self) -> crate::driver::DriverStats {

@@ -50,9 +50,12 @@ pub(crate) struct Ring {
     sq_lock: Mutex<()>,
     /// Guards the completion queue (rule 2); held by the reaping thread only.
     cq_lock: Mutex<()>,
-    /// Set while a thread is (about to be) blocked in `io_uring_enter`: submitters then
-    /// flush their SQEs themselves instead of leaving them for the next `wait`.
+    /// Set while a thread is (about to be) blocked in `io_uring_enter`: a push then wakes
+    /// it through the eventfd to submit.
     in_wait: AtomicBool,
+    /// Set by every push, cleared just before each `io_uring_enter` (which submits what
+    /// was pushed before it): whether SQEs may be waiting for submission.
+    unsubmitted: AtomicBool,
     /// `io_uring_enter` calls made so far.
     enters: AtomicU64,
     /// Submission entries pushed (written under `sq_lock`).
@@ -75,6 +78,7 @@ impl Ring {
             sq_lock: Mutex::new(()),
             cq_lock: Mutex::new(()),
             in_wait: AtomicBool::new(false),
+            unsubmitted: AtomicBool::new(false),
             enters: AtomicU64::new(0),
             pushed: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
@@ -140,6 +144,7 @@ impl Ring {
             )
         })?;
         drop(sq); // publishes the tail (release store)
+        self.unsubmitted.store(true, Ordering::Relaxed);
         // Written under `sq_lock` only: a plain load + store.
         self.pushed
             .store(self.pushed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -175,6 +180,7 @@ impl Ring {
             )
         })?;
         drop(sq); // publishes the tail (release store)
+        self.unsubmitted.store(true, Ordering::Relaxed);
         if self.in_wait.load(Ordering::SeqCst) {
             self.wake.notify()?;
         }
@@ -204,6 +210,7 @@ impl Ring {
 
     /// Hands every queued SQE to the kernel without waiting.
     fn submit_now(&self) -> io::Result<()> {
+        self.unsubmitted.store(false, Ordering::Relaxed);
         self.enters.fetch_add(1, Ordering::Relaxed);
         match self.uring.submitter().submit() {
             Ok(_) => Ok(()),
@@ -220,6 +227,7 @@ impl Ring {
         // such a push published its tail before releasing the lock, and this enter reads
         // the tail after acquiring it.
         drop(lock(&self.sq_lock));
+        self.unsubmitted.store(false, Ordering::Relaxed);
         self.enters.fetch_add(1, Ordering::Relaxed);
         let submitter = self.uring.submitter();
         let res = match timeout {
@@ -237,6 +245,21 @@ impl Ring {
             Err(e) if transient(&e) || e.raw_os_error() == Some(libc::ETIME) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether a zero-timeout `wait` would find work: SQEs pushed since the last enter,
+    /// or CQEs posted and not reaped — read from the shared ring memory, no system call.
+    /// (A stale `false` only delays the work to the next check or wait.)
+    pub(crate) fn work_waiting(&self) -> bool {
+        if self.unsubmitted.load(Ordering::Relaxed) {
+            return true;
+        }
+        let Ok(_guard) = self.cq_lock.try_lock() else {
+            return false; // another thread is reaping right now
+        };
+        // SAFETY: rule 2 — `cq_lock` is held, so this is the only `CompletionQueue`.
+        let cq = unsafe { self.uring.completion_shared() };
+        !cq.is_empty()
     }
 
     /// Calls `f(user_data, result, flags)` for every available CQE, in order, holding

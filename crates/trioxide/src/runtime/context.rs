@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub(crate) cancel_grace: std::time::Duration,
     /// Every core's spawner, for `spawn_on` (thread-per-core only).
     pub(crate) cores: Option<Arc<[Spawner]>>,
+    /// The workers' own rings (WorkStealing on io_uring; `reactor` is the first of them).
+    pub(crate) worker_io: Option<Arc<super::worker_io::WorkerIo>>,
 }
 
 /// A cheap, clonable, `Send + Sync` reference to a runtime: spawn onto it from any
@@ -238,8 +240,32 @@ impl Handle {
         self.shared.metrics.read()
     }
 
+    /// The reactor that I/O objects created on this thread register with: on a worker
+    /// with its own ring, that ring (see `worker_io`); otherwise the runtime's.
     pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        if let Some(io) = &self.shared.worker_io
+            && let Some(SpawnTarget::Steal(pool)) = self.shared.spawn.get()
+            && let Some(index) = pool.current_worker()
+        {
+            return io.reactor(index);
+        }
         &self.shared.reactor
+    }
+
+    /// Every reactor of the runtime's schedulers (one, or one per worker ring).
+    pub(crate) fn shutdown_reactors(&self) {
+        match &self.shared.worker_io {
+            Some(io) => io.shutdown(),
+            None => self.shared.reactor.shutdown(),
+        }
+    }
+
+    /// A timer sooner than the sleeping driver's wake-up was armed: wake that driver.
+    pub(crate) fn unpark_timer_driver(&self) {
+        match &self.shared.worker_io {
+            Some(io) => io.unpark_timer_keeper(),
+            None => self.shared.reactor.unpark(),
+        }
     }
 
     pub(crate) fn timers(&self) -> &Arc<Timers> {

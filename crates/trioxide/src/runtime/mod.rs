@@ -13,6 +13,7 @@ mod context;
 mod hooks;
 mod park;
 mod per_core;
+mod worker_io;
 
 pub use builder::{BuildError, Builder, Flavor, IO_ENV, Io, IoBackend};
 pub use context::{Handle, NoRuntime, SpawnOnError};
@@ -87,7 +88,21 @@ impl Runtime {
         flavor: Flavor,
         backend: IoBackend,
     ) -> Result<Runtime, BuildError> {
-        let reactor = builder::new_reactor(backend)?;
+        let workers = builder.worker_threads.unwrap_or_else(default_workers);
+        // WorkStealing on io_uring: a ring per worker (see `worker_io`); the first one is
+        // also the runtime's reactor, for threads that are not workers.
+        let worker_io = (flavor == Flavor::WorkStealing && backend == IoBackend::IoUring)
+            .then(|| {
+                (0..workers)
+                    .map(|_| builder::new_reactor(backend))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(worker_io::WorkerIo::new)
+            })
+            .transpose()?;
+        let reactor = match &worker_io {
+            Some(io) => io.reactors[0].clone(),
+            None => builder::new_reactor(backend)?,
+        };
         let timers = Timers::with_clock(Clock::new(builder.start_paused));
         let user = &builder.hooks;
         let blocking = BlockingPool::with_thread_hooks(
@@ -103,6 +118,8 @@ impl Runtime {
             reactor: reactor.clone(),
             timers: timers.clone(),
             blocking: Some(blocking.clone()),
+            keeper: None,
+            neighbour_turns: Vec::new(),
         };
         let debug_log = builder.debug.then(|| crate::debug::hooks::DebugLog {
             slow_poll: builder.slow_poll_threshold,
@@ -126,6 +143,7 @@ impl Runtime {
                 metrics: metrics.clone(),
                 cancel_grace: builder.cancel_grace,
                 cores: None,
+                worker_io: worker_io.clone(),
             }),
         };
         let mut cores = None;
@@ -143,7 +161,6 @@ impl Runtime {
                 (local, None, target)
             }
             Flavor::WorkStealing => {
-                let workers = builder.worker_threads.unwrap_or_else(default_workers);
                 // Workers enter the runtime context as they start. The hook holds a weak
                 // reference so the pool does not keep its own handle alive.
                 let weak = Arc::downgrade(&handle.shared);
@@ -161,11 +178,27 @@ impl Runtime {
                     })),
                     hooks: hooks.clone().map(|h| h as Arc<dyn TaskHooks>),
                 };
-                let pool = WorkStealing::new(config, Box::new(driver)).map_err(|source| {
-                    BuildError::Io {
-                        what: "worker threads",
-                        source,
+                let started = match &worker_io {
+                    Some(io) => {
+                        let drivers = (0..workers)
+                            .map(|index| {
+                                Box::new(park::ReactorPark {
+                                    reactor: io.reactors[index].clone(),
+                                    timers: timers.clone(),
+                                    blocking: Some(blocking.clone()),
+                                    keeper: Some((io.clone(), index)),
+                                    neighbour_turns: vec![u64::MAX; workers],
+                                })
+                                    as Box<dyn trioxide_task::Park + Send>
+                            })
+                            .collect();
+                        WorkStealing::with_worker_drivers(config, drivers)
                     }
+                    None => WorkStealing::new(config, Box::new(driver)),
+                };
+                let pool = started.map_err(|source| BuildError::Io {
+                    what: "worker threads",
+                    source,
                 })?;
                 let target = SpawnTarget::Steal(pool.spawner());
                 (
@@ -321,7 +354,7 @@ impl Runtime {
         drop(self.local.take());
         drop(context);
         in_time &= self.blocking.shutdown(left());
-        self.handle.reactor().shutdown();
+        self.handle.shutdown_reactors();
         drop(self.watchdog.take());
         in_time
     }
@@ -365,20 +398,38 @@ fn sources(
     handle: &Handle,
 ) -> crate::metrics::SourceList {
     use crate::metrics::Sched;
-    let top = (handle.reactor().clone(), handle.timers().clone());
+    let top = (handle.shared.reactor.clone(), handle.timers().clone());
     let (schedulers, root, drivers) = match (pool, cores) {
         (Some(pool), _) => (
             vec![Sched::Steal(pool.spawner())],
             Some(local.spawner()),
-            vec![top],
+            match &handle.shared.worker_io {
+                // One wheel: count its timers once, with the first ring.
+                Some(io) => (io.reactors.iter().cloned())
+                    .zip(
+                        std::iter::once(Some(handle.timers().clone()))
+                            .chain(std::iter::repeat(None)),
+                    )
+                    .collect(),
+                None => vec![(top.0, Some(top.1))],
+            },
         ),
         (None, Some(cores)) => {
-            let mut drivers = vec![top];
-            drivers.extend(cores.drivers.iter().cloned());
+            let mut drivers = vec![(top.0, Some(top.1))];
+            drivers.extend(
+                cores
+                    .drivers
+                    .iter()
+                    .map(|(r, t)| (r.clone(), Some(t.clone()))),
+            );
             let schedulers = cores.spawners.iter().cloned().map(Sched::Local).collect();
             (schedulers, Some(local.spawner()), drivers)
         }
-        (None, None) => (vec![Sched::Local(local.spawner())], None, vec![top]),
+        (None, None) => (
+            vec![Sched::Local(local.spawner())],
+            None,
+            vec![(top.0, Some(top.1))],
+        ),
     };
     crate::metrics::SourceList {
         schedulers,

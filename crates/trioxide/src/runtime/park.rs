@@ -21,6 +21,7 @@
 //! with the jumps, and a timeout around it fires at once in virtual time. Use real time
 //! (or `time::resume()`) around such I/O.
 
+use super::worker_io::WorkerIo;
 use std::sync::Arc;
 use std::time::Duration;
 use trioxide_reactor::Reactor;
@@ -33,6 +34,11 @@ pub(crate) struct ReactorPark {
     pub(crate) timers: Arc<Timers>,
     /// The runtime's blocking pool: its pending jobs hold back autojumps.
     pub(crate) blocking: Option<BlockingPool>,
+    /// With a ring per worker (`worker_io`): the rings and this worker's index. Only the
+    /// worker that is the timers' keeper sleeps with their deadline.
+    pub(crate) keeper: Option<(Arc<WorkerIo>, usize)>,
+    /// Each neighbour's ring-turn count at this worker's last look (`worker_io`).
+    pub(crate) neighbour_turns: Vec<u64>,
 }
 
 struct ReactorUnpark(Arc<Reactor>);
@@ -40,6 +46,10 @@ struct ReactorUnpark(Arc<Reactor>);
 impl Unpark for ReactorUnpark {
     fn unpark(&self) {
         self.0.unpark();
+    }
+
+    fn work_waiting(&self) -> bool {
+        self.0.work_waiting()
     }
 }
 
@@ -54,6 +64,43 @@ impl ReactorPark {
                 0
             }
         }
+    }
+
+    /// Parks worker `index` of a runtime with a ring per worker (`worker_io`): first takes
+    /// over what busy neighbours' rings posted; else sleeps in its own ring — with the
+    /// timers' deadline if it becomes their keeper, and no longer than
+    /// `NEIGHBOUR_CHECK` while a neighbour is awake.
+    fn park_worker(&mut self, io: &WorkerIo, index: usize, timeout: Option<Duration>) {
+        if io.dispatch_others(index, &mut self.neighbour_turns) > 0 {
+            return; // run the tasks those events woke first
+        }
+        let limit = io.set_asleep(index, true);
+        let timeout = match (timeout, limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if io.try_keep_timers(index) {
+            self.park_with_timers(timeout);
+            io.release_timers(index);
+        } else {
+            self.turn(timeout); // another worker keeps the timers
+        }
+        io.set_asleep(index, false);
+    }
+
+    /// Sleeps in the driver no longer than the next timer's deadline (or jumps the paused
+    /// clock there).
+    fn park_with_timers(&self, timeout: Option<Duration>) {
+        if self.timers.clock().is_paused() && self.autojump() {
+            return;
+        }
+        let next_timer = self.timers.prepare_park(self.timers.now());
+        let wait = match (timeout, next_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.turn(wait);
+        self.timers.finish_park();
     }
 
     /// The executor is idle and the clock is paused: dispatch ready I/O, or jump to the
@@ -77,19 +124,15 @@ impl ReactorPark {
 
 impl Park for ReactorPark {
     fn park(&mut self, timeout: Option<Duration>) {
+        if let Some((io, index)) = &self.keeper {
+            io.count_turn(*index);
+        }
         if timeout.is_some_and(|t| t.is_zero()) {
             self.turn(timeout);
+        } else if let Some((io, index)) = self.keeper.clone() {
+            self.park_worker(&io, index, timeout);
         } else {
-            if self.timers.clock().is_paused() && self.autojump() {
-                return;
-            }
-            let next_timer = self.timers.prepare_park(self.timers.now());
-            let wait = match (timeout, next_timer) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            self.turn(wait);
-            self.timers.finish_park();
+            self.park_with_timers(timeout);
         }
         self.timers.process(self.timers.now());
     }

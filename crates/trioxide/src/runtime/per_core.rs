@@ -82,6 +82,8 @@ pub(crate) fn start(
                     reactor: reactor.clone(),
                     timers: timers.clone(),
                     blocking: None,
+                    keeper: None,
+                    neighbour_turns: Vec::new(),
                 };
                 let executor = super::local_executor(park, &hooks);
                 let parts = (executor.spawner(), reactor.clone(), timers.clone());
@@ -102,6 +104,7 @@ pub(crate) fn start(
                         metrics,
                         cancel_grace: grace,
                         cores: Some(cores),
+                        worker_io: None,
                     }),
                 };
                 let context = context::enter_runtime(&handle);

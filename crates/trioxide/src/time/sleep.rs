@@ -103,7 +103,7 @@ impl Future for Sleep {
                         Registered::AlreadyDue => None,
                         Registered::Armed { key, wake_driver } => {
                             if wake_driver {
-                                handle.reactor().unpark();
+                                handle.unpark_timer_driver();
                             }
                             Some((handle.clone(), key))
                         }

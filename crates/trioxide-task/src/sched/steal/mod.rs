@@ -1,7 +1,7 @@
 //! The work-stealing scheduler: N worker threads, each with a local ring and a LIFO slot,
 //! a global injection queue, stealing of half a random victim's ring, and parking that
 //! wakes at most one searching worker at a time. One parked worker at a time waits in
-//! the shared I/O driver.
+//! the shared I/O driver — or, with `with_worker_drivers`, each worker in its own.
 //!
 //! Files: `queue` (the lock-free local ring), `inject` (the global queue), `idle`
 //! (searching / sleeping bookkeeping), `park` (per-worker parker over the shared driver),
@@ -89,6 +89,17 @@ pub struct StealSpawner {
     shared: Arc<Shared>,
 }
 
+/// A pool needs at least one worker.
+fn check_workers(n: usize) -> io::Result<()> {
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a work-stealing pool needs at least one worker",
+        ));
+    }
+    Ok(())
+}
+
 impl WorkStealing {
     /// Starts the workers. `driver` is the `Park` one idle worker at a time waits in (the
     /// facade passes its reactor; a plain `ThreadPark` works for CPU-only pools).
@@ -96,25 +107,43 @@ impl WorkStealing {
         config: WorkStealingConfig,
         driver: Box<dyn Park + Send>,
     ) -> io::Result<WorkStealing> {
-        if config.workers == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a work-stealing pool needs at least one worker",
-            ));
-        }
+        check_workers(config.workers)?;
         let driver = Arc::new(SharedDriver::new(driver));
-        let workers: Box<[Remote]> = (0..config.workers)
-            .map(|_| Remote::new(Parker::new(driver.clone())))
+        let parkers = (0..config.workers)
+            .map(|_| Parker::new(driver.clone()))
             .collect();
+        Self::start(config, parkers)
+    }
+
+    /// Starts one worker per entry of `drivers`, each parking in its own driver (and
+    /// polling it every few ticks), never on a condvar. This is the shape of an I/O
+    /// backend with one instance per thread — io_uring, where a request's completion work
+    /// runs on the thread that submitted it, so each worker must be the one that submits
+    /// and waits on its ring. The drivers coordinate anything they share (timers)
+    /// themselves. `config.workers` is ignored: the pool has `drivers.len()` workers.
+    pub fn with_worker_drivers(
+        config: WorkStealingConfig,
+        drivers: Vec<Box<dyn Park + Send>>,
+    ) -> io::Result<WorkStealing> {
+        check_workers(drivers.len())?;
+        let parkers = drivers
+            .into_iter()
+            .map(|driver| Parker::new(Arc::new(SharedDriver::with_owner(driver, true))))
+            .collect();
+        Self::start(config, parkers)
+    }
+
+    fn start(config: WorkStealingConfig, parkers: Vec<Parker>) -> io::Result<WorkStealing> {
+        let n = parkers.len();
+        let workers: Box<[Remote]> = parkers.into_iter().map(Remote::new).collect();
         let shared = Arc::new(Shared::new(
             workers,
-            driver,
             config.on_thread_start.map(|h| h as ThreadHook),
             config.on_thread_stop.map(|h| h as ThreadHook),
             crate::task::hooks::Hooks(config.hooks),
         ));
-        let mut threads = Vec::with_capacity(config.workers);
-        for index in 0..config.workers {
+        let mut threads = Vec::with_capacity(n);
+        for index in 0..n {
             let for_worker = shared.clone();
             let spawned = spawn_thread(format!("{}-{index}", config.thread_name), move || {
                 worker::run_worker(for_worker, index)
@@ -134,6 +163,11 @@ impl WorkStealing {
             shared,
             threads: Mutex::new(threads),
         })
+    }
+
+    /// The index of the worker running on this thread, if it is one of this pool's.
+    pub fn current_worker(&self) -> Option<usize> {
+        worker::current_worker_index(&self.shared)
     }
 
     /// Spawns a task; from a worker it goes to that worker's queue, otherwise to the
@@ -265,6 +299,11 @@ where
 }
 
 impl StealSpawner {
+    /// The index of the worker running on this thread, if it is one of this pool's.
+    pub fn current_worker(&self) -> Option<usize> {
+        worker::current_worker_index(&self.shared)
+    }
+
     /// Spawns `future` on the pool (cancelled at once if the pool was shut down).
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where

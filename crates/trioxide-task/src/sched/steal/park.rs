@@ -1,8 +1,10 @@
-//! Parking a worker: sleep in the shared driver (epoll/io_uring, bounded by the next
-//! timer) if no other worker holds it, else on the worker's own condvar.
+//! Parking a worker: sleep in the driver (epoll/io_uring, bounded by the next timer) if
+//! no other worker holds it, else on the worker's own condvar.
 //!
-//! The driver is one `Park` behind a mutex; `try_lock` decides who drives it, so exactly
-//! one idle worker waits for I/O and timers while the others sleep cheaply. `unpark`
+//! The driver is one `Park` behind a mutex; `try_lock` decides who drives it. Usually all
+//! workers share one driver, so exactly one idle worker waits for I/O and timers while
+//! the others sleep cheaply; with a driver per worker
+//! (`WorkStealing::with_worker_drivers`) each worker always sleeps in its own. `unpark`
 //! knows where the worker sleeps and wakes it the right way (condvar notify, or the
 //! driver's cross-thread wake), through a four-state atomic so no wake-up is lost.
 
@@ -20,14 +22,23 @@ const NOTIFIED: usize = 3;
 pub(crate) struct SharedDriver {
     park: Mutex<Box<dyn Park + Send>>,
     unpark: std::sync::Arc<dyn Unpark>,
+    /// Whether one worker owns this driver (`WorkStealing::with_worker_drivers`).
+    owned: bool,
 }
 
 impl SharedDriver {
+    /// A driver shared by every worker.
     pub(crate) fn new(park: Box<dyn Park + Send>) -> Self {
+        Self::with_owner(park, false)
+    }
+
+    /// A driver of one worker (`owned`) or of all.
+    pub(crate) fn with_owner(park: Box<dyn Park + Send>, owned: bool) -> Self {
         let unpark = park.unparker();
         SharedDriver {
             park: Mutex::new(park),
             unpark,
+            owned,
         }
     }
 
@@ -107,6 +118,23 @@ impl Parker {
             }
             // spurious wake-up: keep sleeping
         }
+    }
+
+    /// Whether this worker has a driver of its own.
+    pub(crate) fn owns_driver(&self) -> bool {
+        self.inner.driver.owned
+    }
+
+    /// Whether the worker's driver says it has work a non-blocking poll would handle
+    /// ([`Unpark::work_waiting`]).
+    pub(crate) fn driver_work_waiting(&self) -> bool {
+        self.inner.driver.unpark.work_waiting()
+    }
+
+    /// Polls this worker's driver for ready I/O and due timers without blocking, unless
+    /// another worker is driving it (a shared driver).
+    pub(crate) fn poll_driver_nonblocking(&self) {
+        self.inner.driver.poll_nonblocking();
     }
 
     /// Wakes the worker (now, or makes its next `park` return at once).

@@ -14,7 +14,7 @@
 
 use super::idle::Idle;
 use super::inject::Inject;
-use super::park::{Parker, SharedDriver};
+use super::park::Parker;
 use super::queue::{CAPACITY, Queue};
 use crate::coop;
 use crate::loom::sync::Arc;
@@ -45,7 +45,6 @@ pub(crate) struct Shared {
     pub(crate) inject: CachePadded<Inject<Notified>>,
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks,
-    pub(crate) driver: Arc<SharedDriver>,
     pub(crate) shutdown: AtomicBool,
     owned_closed: AtomicBool,
     /// Spawns from threads that are not this pool's workers.
@@ -82,6 +81,8 @@ struct Context {
     /// batch left surplus work (a wake per I/O event woke a sleeper for nothing, as the
     /// owner runs the first woken task itself).
     in_driver: Cell<bool>,
+    /// Whether this worker has a driver of its own (checked between tasks).
+    owns_driver: bool,
     tick: Cell<u32>,
     rng: Cell<u64>,
 }
@@ -103,6 +104,11 @@ fn with_local_worker<R>(shared: &Shared, f: impl FnOnce(&Context) -> R) -> Optio
     // and is cleared before that frame returns.
     let cx = unsafe { cx.as_ref() };
     ptr::eq(&*cx.shared, shared).then(|| f(cx))
+}
+
+/// The index of the worker of `shared` running on this thread, if any.
+pub(crate) fn current_worker_index(shared: &Shared) -> Option<usize> {
+    with_local_worker(shared, |cx| cx.index)
 }
 
 impl Remote {
@@ -138,7 +144,6 @@ impl Remote {
 impl Shared {
     pub(crate) fn new(
         workers: Box<[Remote]>,
-        driver: Arc<SharedDriver>,
         on_thread_start: Option<ThreadHook>,
         on_thread_stop: Option<ThreadHook>,
         hooks: Hooks,
@@ -149,7 +154,6 @@ impl Shared {
             inject: CachePadded(Inject::new()),
             idle: Idle::new(n),
             owned: OwnedTasks::new(),
-            driver,
             shutdown: AtomicBool::new(false),
             owned_closed: AtomicBool::new(false),
             remote_spawned: SharedCounter::new(),
@@ -300,6 +304,7 @@ pub(crate) fn run_worker(shared: Arc<Shared>, index: usize) {
         index,
         is_searching: Cell::new(false),
         in_driver: Cell::new(false),
+        owns_driver: shared.workers[index].parker.owns_driver(),
         tick: Cell::new(0),
         rng: Cell::new(
             0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
@@ -334,9 +339,13 @@ impl Context {
             }
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
-            if tick.is_multiple_of(EVENT_INTERVAL) {
+            // A worker with its own driver also polls it whenever the driver says work
+            // is waiting (a cheap check): nobody else would reap it meanwhile.
+            if tick.is_multiple_of(EVENT_INTERVAL)
+                || (self.owns_driver && self.remote().parker.driver_work_waiting())
+            {
                 self.in_driver.set(true);
-                shared.driver.poll_nonblocking();
+                self.remote().parker.poll_driver_nonblocking();
                 self.after_driver_turn();
             }
             if let Some(task) = self.next_local_task(tick) {

@@ -1,0 +1,111 @@
+//! WorkStealing on io_uring gives each worker its own ring (`runtime/worker_io.rs`). A
+//! socket stays on the ring of the worker that created it, so these tests check that a
+//! worker stuck in one long poll does not strand the events its ring receives, and that
+//! timers and I/O keep working across the rings; they also run on epoll (one shared
+//! driver), where the same must hold.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use trioxide::io::{AsyncReadExt, AsyncWriteExt};
+use trioxide::net::UnixStream;
+use trioxide::runtime::{Flavor, Io};
+
+fn work_stealing(io: Io) -> Option<trioxide::Runtime> {
+    trioxide_tests::try_runtime(Flavor::WorkStealing, io)
+}
+
+/// A task creates a socket pair (registered with its worker's ring), hands the reading
+/// end to a child task, then blocks its worker for seconds. The other worker steals the
+/// child; data written to the pair meanwhile must still reach it: the idle worker takes
+/// over the blocked worker's ring.
+fn a_blocked_worker_does_not_strand_its_sockets(io: Io) {
+    let Some(rt) = work_stealing(io) else { return };
+    let read_before_unblock = rt.block_on(async move {
+        let (tx, rx) = trioxide::sync::oneshot::channel();
+        let blocker = trioxide::spawn(async move {
+            let (a, b) = UnixStream::pair().unwrap();
+            let blocked = Arc::new(AtomicBool::new(true));
+            let still_blocked = blocked.clone();
+            let reader = trioxide::spawn(async move {
+                let mut buf = [0u8; 5];
+                (&a).read_exact(&mut buf).await.unwrap();
+                assert_eq!(&buf, b"hello");
+                still_blocked.load(Ordering::SeqCst)
+            });
+            tx.send((b, reader)).unwrap();
+            std::thread::sleep(Duration::from_secs(3)); // blocks this worker
+            blocked.store(false, Ordering::SeqCst);
+        });
+        let (b, reader) = rx.await.unwrap();
+        trioxide::time::sleep(Duration::from_millis(50)).await; // the reader waits now
+        (&b).write_all(b"hello").await.unwrap();
+        let in_time = reader.await.unwrap();
+        blocker.await.unwrap();
+        in_time
+    });
+    assert!(
+        read_before_unblock,
+        "the read waited for the blocked worker to come back"
+    );
+}
+
+#[test]
+fn a_blocked_worker_does_not_strand_its_sockets_uring() {
+    a_blocked_worker_does_not_strand_its_sockets(Io::IoUring);
+}
+
+#[test]
+fn a_blocked_worker_does_not_strand_its_sockets_epoll() {
+    a_blocked_worker_does_not_strand_its_sockets(Io::Epoll);
+}
+
+/// Sleeps armed on every worker (and from outside) all fire, and none early, whichever
+/// worker keeps the timers at the moment.
+fn timers_fire_from_every_worker(io: Io) {
+    let Some(rt) = work_stealing(io) else { return };
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..64u64)
+            .map(|i| {
+                trioxide::spawn(async move {
+                    let wait = Duration::from_millis(5 + (i * 7) % 60);
+                    let start = Instant::now();
+                    trioxide::time::sleep(wait).await;
+                    start.elapsed() >= wait
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap(), "a sleep ended early");
+        }
+    });
+    // A sleep armed from a plain thread while every worker sleeps.
+    let handle = rt.handle().clone();
+    let done = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        let _task = handle.spawn(async move {
+            trioxide::time::sleep(Duration::from_millis(30)).await;
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the sleep never fired");
+        start.elapsed()
+    });
+    let waited = done.join().unwrap();
+    assert!(
+        waited >= Duration::from_millis(30),
+        "fired early: {waited:?}"
+    );
+}
+
+#[test]
+fn timers_fire_from_every_worker_uring() {
+    timers_fire_from_every_worker(Io::IoUring);
+}
+
+#[test]
+fn timers_fire_from_every_worker_epoll() {
+    timers_fire_from_every_worker(Io::Epoll);
+}
