@@ -33,6 +33,10 @@ use std::ptr::{self, NonNull};
 const GLOBAL_INTERVAL: u32 = 61;
 /// LIFO tasks run back to back before the slot is flushed to the ring.
 const MAX_LIFO_POLLS: usize = 3;
+/// Ticks between the checks a worker with its own driver makes of it
+/// ([`Unpark::work_waiting`](crate::Unpark::work_waiting)): a few loads and an
+/// uncontended lock, so not on every tick of a yield-heavy worker.
+const OWN_DRIVER_CHECK_INTERVAL: u32 = 4;
 
 /// Callbacks run on each worker thread as it starts and stops.
 pub(crate) type ThreadHook = std::sync::Arc<dyn Fn() + Send + Sync>;
@@ -340,9 +344,11 @@ impl Context {
             let tick = self.tick.get().wrapping_add(1);
             self.tick.set(tick);
             // A worker with its own driver also polls it whenever the driver says work
-            // is waiting (a cheap check): nobody else would reap it meanwhile.
+            // is waiting (a cheap check, every few ticks): nobody else would reap it.
             if tick.is_multiple_of(EVENT_INTERVAL)
-                || (self.owns_driver && self.remote().parker.driver_work_waiting())
+                || (self.owns_driver
+                    && tick.is_multiple_of(OWN_DRIVER_CHECK_INTERVAL)
+                    && self.remote().parker.driver_work_waiting())
             {
                 self.in_driver.set(true);
                 self.remote().parker.poll_driver_nonblocking();
