@@ -61,6 +61,10 @@ fn many_concurrent_echo_connections_lose_and_reorder_nothing() {
                 "{name}: the server received every byte sent"
             );
             assert_eq!(peak, conns, "{name}: every connection was open at once");
+            println!(
+                "stress: echo {name}: {peak} connections open at once, {sent} bytes echoed \
+                 intact and in order"
+            );
         }
     }
 }
@@ -140,7 +144,8 @@ async fn clients(addr: SocketAddr, conns: usize, messages: usize, round: usize) 
 
 /// The echo server child process, as the parent sees it.
 struct EchoServer {
-    child: Child,
+    /// `None` once waited for; a server dropped before that (a failed round) is killed.
+    child: Option<Child>,
     lines: Lines<BufReader<ChildStdout>>,
     addr: SocketAddr,
 }
@@ -170,7 +175,11 @@ impl EchoServer {
                 break addr.trim().parse().expect("a socket address");
             }
         };
-        EchoServer { child, lines, addr }
+        EchoServer {
+            child: Some(child),
+            lines,
+            addr,
+        }
     }
 
     /// Waits for the child to finish; returns (peak open connections, bytes received).
@@ -185,9 +194,18 @@ impl EchoServer {
                 println!("stress:{said} (server)");
             }
         }
-        let status = self.child.wait().unwrap();
+        let status = self.child.take().unwrap().wait().unwrap();
         assert!(status.success(), "the echo server child failed: {status}");
         report.expect("the echo server child reported what it served")
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // the round failed: do not leave the server waiting
+            let _ = child.wait();
+        }
     }
 }
 

@@ -44,8 +44,12 @@ fn tasks_spawned_and_cancelled_at_random_resolve_once_and_leak_nothing() {
             let dropped = Arc::new(AtomicUsize::new(0));
             let what = format!("tasks {name} round {round}: {tasks} tasks");
             bounded(&what, limit, || {
-                let replies = rt.block_on(one_round(tasks, round as u64, dropped.clone()));
-                println!("stress: tasks {name}: {replies} UDP replies");
+                let (ok, cancelled, replies) =
+                    rt.block_on(one_round(tasks, round as u64, dropped.clone()));
+                println!(
+                    "stress: tasks {name}: {ok} finished, {cancelled} cancelled, \
+                     {replies} UDP round trips"
+                );
                 assert_eq!(
                     settles_to_zero(|| rt.live_tasks()),
                     0,
@@ -82,8 +86,9 @@ impl Drop for DropCount {
     }
 }
 
-/// One round of `n` tasks; returns how many UDP round trips got their reply.
-async fn one_round(n: usize, seed: u64, dropped: Arc<AtomicUsize>) -> usize {
+/// One round of `n` tasks; returns how many finished, how many were cancelled, and how many
+/// UDP round trips got their reply.
+async fn one_round(n: usize, seed: u64, dropped: Arc<AtomicUsize>) -> (usize, usize, usize) {
     let mut rng = Rng::new(seed ^ 0x7a5c);
     let queue: Queue<u64> = Queue::new(64);
     let sockets = Arc::new(Semaphore::new(SOCKETS_AT_ONCE));
@@ -182,7 +187,7 @@ async fn one_round(n: usize, seed: u64, dropped: Arc<AtomicUsize>) -> usize {
     drainer.await.expect("the drainer ends at shutdown");
     echo_task.cancel();
     assert!(matches!(echo_task.await, Err(JoinError::Cancelled)));
-    replies.load(Ordering::Relaxed)
+    (ok, cancelled, replies.load(Ordering::Relaxed))
 }
 
 /// What one task works with.
