@@ -42,9 +42,9 @@ fn peer_sees_eof_after_drop_then_idle(
 }
 
 #[test]
-#[ignore = "open runtime bug: on io_uring (CurrentThread, ThreadPerCore) the deregistering \
-            cancel of the stream's readiness poll waits in the SQ until the ring is next \
-            entered, and the kernel keeps the socket open meanwhile; run with --ignored"]
+#[ignore = "open runtime bug: on io_uring (CurrentThread, ThreadPerCore) the socket stays \
+            open until the ring is next entered (likely the deregistering poll cancel waits \
+            in the SQ); run with --run-ignored all"]
 fn dropped_stream_closes_while_idle_on_every_config() {
     let stuck: Vec<&str> = trioxide_tests::CONFIGS
         .iter()
