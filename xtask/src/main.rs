@@ -46,7 +46,7 @@ fn main() -> ExitCode {
                  \n  asan [filter]  io_uring and socket tests under AddressSanitizer (nightly, build-std)\
                  \n  tsan [filter]  the same under ThreadSanitizer\
                  \n  release <patch|minor|major|X.Y.Z> [--dry-run] [--execute]\
-                 \n  stress [scale]  the stress suite at scale x the ci sizes (default 10)\
+                 \n  stress [rounds]  the stress suite at issue #9's figures, rounds times (default 1)\
                  \n  changelog-check  every change since the last tag touched CHANGELOG.md\
                  \n  semver  cargo semver-checks against the last tag (if installed)"
             );
