@@ -1,8 +1,8 @@
 //! A `TcpStream` dropped inside `block_on` must close the connection even when the runtime
 //! then goes idle: the peer sees end-of-file. Found by the stress suite's echo scenario (the
-//! server child waited forever for its clients' FINs on io_uring). Ignored until the
-//! reactor submits that cancellation at once; `cargo nextest run -p trioxide-tests --test
-//! net_uring_close_idle --run-ignored all` shows the configurations that still fail.
+//! server child waited forever for its clients' FINs on io_uring: the poll's cancellation
+//! waited in the submission queue for a `wait` that never came, and the pending poll kept
+//! the socket open). The reactor now submits cancellations at once.
 
 use std::io::Read;
 use std::time::Duration;
@@ -42,9 +42,6 @@ fn peer_sees_eof_after_drop_then_idle(
 }
 
 #[test]
-#[ignore = "open runtime bug: on io_uring (CurrentThread, ThreadPerCore) the socket stays \
-            open until the ring is next entered (likely the deregistering poll cancel waits \
-            in the SQ); run with --run-ignored all"]
 fn dropped_stream_closes_while_idle_on_every_config() {
     let stuck: Vec<&str> = trioxide_tests::CONFIGS
         .iter()

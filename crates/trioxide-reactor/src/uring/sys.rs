@@ -187,22 +187,20 @@ impl Ring {
         Ok(())
     }
 
-    /// Queues an entry that cancels an earlier one (`entry` carries no pointer) and, if
-    /// SQEs are still waiting in the queue — possibly the one being cancelled — hands them
-    /// to the kernel at once. The caller is about to let the op's descriptor be closed: an
-    /// SQE still in the queue would name the descriptor *number*, which the kernel only
-    /// resolves at submission, so a number reused by a new socket in between would
-    /// receive the stale op. Once submitted, the op holds the file itself.
+    /// Queues an entry that cancels an earlier one (`entry` carries no pointer) and makes
+    /// sure it reaches the kernel now: a thread blocked in `wait` is woken to submit it
+    /// (as by `push`), otherwise this thread submits it. Two reasons not to leave it for
+    /// the next `wait`: the caller is about to let the descriptor be closed, and the
+    /// request being cancelled keeps the descriptor's file open in the kernel until it
+    /// ends — on an idle runtime (a `block_on` that just returned) no `wait` may come for
+    /// a long time, and the peer would never see the connection close. And an op SQE
+    /// still in the queue names the descriptor *number*, which the kernel only resolves
+    /// at submission, so a number reused by a new socket in between would receive the
+    /// stale op; once submitted, the op holds the file itself.
     pub(crate) fn push_cancel(&self, entry: &squeue::Entry) -> io::Result<()> {
-        let pending = {
-            let _guard = lock(&self.sq_lock);
-            // SAFETY: rule 1 — `sq_lock` is held, so this is the only `SubmissionQueue`.
-            let sq = unsafe { self.uring.submission_shared() };
-            !sq.is_empty()
-        };
         // SAFETY: a cancel entry carries no pointer (rule 3 holds trivially).
         unsafe { self.push(entry) }?;
-        if pending {
+        if !self.in_wait.load(Ordering::SeqCst) {
             self.submit_now()?;
         }
         Ok(())

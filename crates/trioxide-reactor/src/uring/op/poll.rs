@@ -138,7 +138,7 @@ impl PollTable {
             .by_fd
             .remove(&fd)
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
-        push_plain(ring, &cancel_poll(poll_ud(fd, reg.generation)))
+        ring.push_cancel(&cancel_poll(poll_ud(fd, reg.generation)))
     }
 
     /// Handles the CQE of a poll cancellation queued by `deregister`: a cancel that met
@@ -148,7 +148,7 @@ impl PollTable {
         if res == -libc::EALREADY {
             let poll = (cancel_user_data & !(3 << TAG_SHIFT)) | (TAG_POLL << TAG_SHIFT);
             // A ring too broken to queue this also fails the next wait, which reports it.
-            let _ = push_plain(ring, &cancel_poll(poll));
+            let _ = ring.push_cancel(&cancel_poll(poll));
         }
     }
 
