@@ -7,16 +7,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use trioxide_scope::{ChildError, Spawn, SpawnerSource, scope_with};
-use trioxide_task::{JoinHandle, LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig};
-
-struct PoolSpawner(trioxide_task::StealSpawner);
-
-impl Spawn for PoolSpawner {
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) -> JoinHandle<()> {
-        self.0.spawn(future)
-    }
-}
+use trioxide_scope::{ChildError, SpawnerSource, scope_with};
+use trioxide_task::{LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig};
 
 fn pool() -> WorkStealing {
     WorkStealing::new(
@@ -33,7 +25,7 @@ fn pool() -> WorkStealing {
 fn a_parallel_child_completes_while_the_scope_is_cancelled() {
     loom::model(|| {
         let pool = pool();
-        let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
         let ex = LocalExecutor::new();
         let (result, handle) = ex.block_on(async {
             let mut handle = None;
@@ -62,7 +54,7 @@ fn a_parallel_child_completes_while_the_scope_is_cancelled() {
 fn the_last_child_finishes_while_the_scope_future_is_dropped() {
     loom::model(|| {
         let pool = pool();
-        let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
         let ex = LocalExecutor::new();
         let handle = ex.block_on(async {
             let mut handle = None;

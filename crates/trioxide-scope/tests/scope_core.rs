@@ -7,25 +7,14 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use trioxide_scope::{
-    ChildError, Failure, LocalScopeFuture, Spawn, SpawnerSource, scope_local, scope_with,
+    ChildError, Failure, LocalScopeFuture, SpawnerSource, scope_local, scope_with,
 };
-use trioxide_task::{
-    JoinHandle, LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig, yield_now,
-};
-
-struct PoolSpawner(trioxide_task::StealSpawner);
-
-impl Spawn for PoolSpawner {
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) -> JoinHandle<()> {
-        self.0.spawn(future)
-    }
-}
+use trioxide_task::{LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig, yield_now};
 
 fn pool() -> WorkStealing {
     WorkStealing::new(
@@ -162,7 +151,7 @@ fn dropping_the_scope_future_drops_every_borrowed_child() {
 #[test]
 fn parallel_children_all_finish_before_the_scope_returns() {
     let pool = pool();
-    let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+    let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
     let done = Arc::new(AtomicUsize::new(0));
     let ex = LocalExecutor::new();
     let d = done.clone();
@@ -191,7 +180,7 @@ fn parallel_children_all_finish_before_the_scope_returns() {
 #[test]
 fn a_cancelled_scope_cancels_its_parallel_children() {
     let pool = pool();
-    let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+    let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
     let ex = LocalExecutor::new();
     let handles = ex.block_on(async {
         let mut handles = Vec::new();
