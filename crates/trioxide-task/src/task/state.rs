@@ -340,10 +340,12 @@ impl State {
     /// The join handle wants its waker slot back to replace the waker.
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
+            // Checked after the completion test: the completing poller clears
+            // `JOIN_WAKER` once it has woken the waker, possibly since the handle looked.
             if s.is_complete() {
                 return (Err(s), None);
             }
+            debug_assert!(s.is_join_interested() && s.is_join_waker_set(), "{s:?}");
             s.unset(JOIN_WAKER);
             (Ok(s), Some(s))
         })
