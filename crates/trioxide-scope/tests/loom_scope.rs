@@ -79,6 +79,47 @@ fn the_last_child_finishes_while_the_scope_future_is_dropped() {
     });
 }
 
+#[test]
+fn an_awaited_parallel_handle_races_its_childs_completion() {
+    // The handle swaps its forwarding waker in while the child completes on the worker:
+    // the scope's count is settled exactly once either way (else the scope hangs, or
+    // returns before the child finished).
+    loom::model(|| {
+        let pool = pool();
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
+        let ex = LocalExecutor::new();
+        let value = ex.block_on(scope_with(spawner, |s| async move {
+            s.spawn_parallel(async { 5 }).await
+        }));
+        assert_eq!(value.unwrap(), Ok(5));
+        drop(pool);
+    });
+}
+
+#[test]
+fn a_handle_polled_once_then_dropped_races_its_childs_completion() {
+    loom::model(|| {
+        let pool = pool();
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
+        let ex = LocalExecutor::new();
+        let done = loom::sync::Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let result = ex.block_on(scope_with(spawner, |s| async move {
+            let mut handle = s.spawn_parallel(async move {
+                flag.store(true, loom::sync::atomic::Ordering::SeqCst);
+            });
+            let _ = futures_poll_once(&mut handle).await;
+            drop(handle);
+        }));
+        assert!(result.is_ok());
+        assert!(
+            done.load(loom::sync::atomic::Ordering::SeqCst),
+            "the scope returned only after the child"
+        );
+        drop(pool);
+    });
+}
+
 async fn futures_poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
     std::future::poll_fn(|cx| match Pin::new(&mut f).poll(cx) {
         std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
