@@ -178,6 +178,41 @@ fn parallel_children_all_finish_before_the_scope_returns() {
 }
 
 #[test]
+fn dropped_and_abandoned_parallel_handles_still_hold_the_scope_open() {
+    // A handle dropped at once detaches keeping the scope's join waker; one polled once
+    // (its forwarding waker registered) and then dropped passes it on: either way the
+    // scope waits for the child.
+    let pool = pool();
+    let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
+    let done = Arc::new(AtomicUsize::new(0));
+    let ex = LocalExecutor::new();
+    let d = done.clone();
+    let result = ex.block_on(scope_with(spawner, move |s| async move {
+        for _ in 0..10 {
+            let d = d.clone();
+            drop(s.spawn_parallel(async move {
+                pending_times(3).await;
+                d.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        let d = d.clone();
+        let mut abandoned = s.spawn_parallel(async move {
+            pending_times(3).await;
+            d.fetch_add(1, Ordering::SeqCst);
+        });
+        std::future::poll_fn(|cx| {
+            let _ = std::pin::Pin::new(&mut abandoned).poll(cx);
+            Poll::Ready(())
+        })
+        .await;
+        drop(abandoned);
+    }));
+    assert!(result.is_ok());
+    assert_eq!(done.load(Ordering::SeqCst), 11);
+    drop(pool);
+}
+
+#[test]
 fn a_cancelled_scope_cancels_its_parallel_children() {
     let pool = pool();
     let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
