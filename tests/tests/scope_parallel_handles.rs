@@ -49,12 +49,15 @@ rt_test! {
 
 rt_test! {
     async fn a_handle_whose_await_was_given_up_keeps_the_scope_waiting() {
-        let release = Arc::new(Event::new());
+        let (go, release) = (Arc::new(Event::new()), Arc::new(Event::new()));
         let finished = Arc::new(AtomicUsize::new(0));
         let (r, f) = (release.clone(), finished.clone());
+        // Releases the child only after the body gave up its await (so the await surely
+        // saw it running), and a while after, so the scope has to wait for it.
         let setter = {
-            let release = release.clone();
+            let (go, release) = (go.clone(), release.clone());
             trioxide::spawn(async move {
+                go.wait().await;
                 for _ in 0..50 {
                     trioxide::yield_now().await;
                 }
@@ -69,6 +72,7 @@ rt_test! {
             });
             assert!(poll_once(&mut handle).await.is_pending());
             drop(handle); // the await is given up while the child runs
+            go.set();
         })
         .await
         .unwrap();
