@@ -325,14 +325,16 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
         }
         let _ = drop_stage(cell);
         if snapshot.is_join_waker_set() {
-            // The handle was detached keeping its waker (rule 3): wake it, then drop it.
-            let waker = cell.join_waker.with_mut(|slot| {
+            // The handle was detached keeping its waker (rule 3): wake it. It is dropped
+            // with the cell, by whoever lets go of the last reference: dropping it here
+            // would put a second atomic on a waker that many tasks share (a scope's)
+            // into every completion, on every worker at once.
+            cell.join_waker.with(|slot| {
                 // SAFETY: JOIN_WAKER is set and the handle is gone: the slot is ours.
-                unsafe { (*slot).take() }
+                if let Some(waker) = unsafe { &*slot } {
+                    wake_join_waker_by_ref(waker);
+                }
             });
-            if let Some(waker) = waker {
-                wake_join_waker(waker);
-            }
         }
     } else if snapshot.is_join_waker_set() {
         cell.join_waker.with(|slot| {
@@ -375,12 +377,6 @@ fn wake_join_waker_by_ref(waker: &Waker) {
              contained"
         );
     }
-}
-
-/// [`wake_join_waker_by_ref`], then drops the waker (also containing a panic in its drop).
-fn wake_join_waker(waker: Waker) {
-    wake_join_waker_by_ref(&waker);
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(waker)));
 }
 
 /// Tells `hooks` if the finished output about to be dropped unread is a panic.

@@ -114,7 +114,8 @@ impl<T> JoinHandle<T> {
 
     /// Detaches the task like dropping the handle, except that a waker registered through
     /// this handle (by polling it or by [`swap_waker`](JoinHandle::swap_waker)) is still
-    /// woken when the task completes — after any cancellation cleanup — and then dropped.
+    /// woken when the task completes — after any cancellation cleanup — and dropped with
+    /// the task.
     /// The output is dropped unread.
     pub fn detach_keep_waker(self) {
         let raw = self.raw;

@@ -11,7 +11,8 @@
 //! 3. The join waker slot belongs to the handle while `JOIN_WAKER` is clear and the task
 //!    is incomplete, and to the task side while `JOIN_WAKER` is set. A handle detached
 //!    with its waker kept (`JoinHandle::detach_keep_waker`) clears `JOIN_INTEREST` but
-//!    leaves `JOIN_WAKER` set: the completing poller then wakes and drops that waker.
+//!    leaves `JOIN_WAKER` set: the completing poller then wakes that waker (it is dropped
+//!    with the cell).
 //! 4. A future that is not `Send` is only ever polled or dropped on the thread of the
 //!    scheduler it was spawned on: other threads only flip state bits and queue
 //!    `Notified`s back to that scheduler.

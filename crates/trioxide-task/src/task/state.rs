@@ -365,7 +365,7 @@ impl State {
     /// contents iff the returned snapshot is not complete or has no `JOIN_WAKER`.
     ///
     /// With `keep_waker`, a registered waker of an incomplete task stays registered
-    /// (`JOIN_WAKER` stays set): the completing poller wakes and drops it. The handle
+    /// (`JOIN_WAKER` stays set): the completing poller wakes it. The handle
     /// then must not touch the slot if the snapshot has `JOIN_WAKER`, complete or not.
     pub(crate) fn drop_join_interest(&self, keep_waker: bool) -> Snapshot {
         self.fetch_update_action(|s| {
