@@ -126,14 +126,21 @@ rt_test! {
                     });
                 }
                 let c = cleanups.clone();
+                let (guarded_tx, guarded_rx) = trioxide::sync::oneshot::channel();
                 s.spawn_parallel(async move {
                     let _guard = on_cancel(async move {
                         sleep(Duration::from_millis(5)).await;
                         c.fetch_add(1, Ordering::SeqCst);
                     });
+                    guarded_tx.send(()).unwrap();
                     std::future::pending::<()>().await
                 });
-                sleep(Duration::from_millis(5)).await;
+                // Cancel once every child holds its guard (a child cancelled before its
+                // first poll has no cleanup to run; under load a fixed sleep was
+                // sometimes too short for the parallel one to start): the borrowed
+                // children are polled right after the body's poll returns `Pending`.
+                trioxide::yield_now().await;
+                guarded_rx.await.unwrap();
                 s.cancel();
             }
         })

@@ -62,6 +62,7 @@ pub fn run_bounded() -> Result<(), String> {
             "--skip",
             "hundred_thousand",
         ],
+        &["-p", "trioxide-task", "--test", "join_waker"],
         &["-p", "trioxide-sync", "--lib"],
         &["-p", "trioxide-scope", "--test", "scope_core"],
     ];

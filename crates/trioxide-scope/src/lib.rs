@@ -29,6 +29,7 @@ mod error;
 mod handle;
 mod local;
 mod loom;
+mod parallel;
 mod ready;
 mod scope;
 

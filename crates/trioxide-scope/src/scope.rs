@@ -13,37 +13,49 @@
 //! returns `Err(ScopeError)` with every failure in order; `Scope::cancel` cancels
 //! everything; dropping the scope future cancels everything and waits for nothing.
 //!
-//! Parallel children report to the scope themselves: each task carries a guard that, when
-//! the task finishes or is dropped, fills the child's handle, records a failure, and
-//! decrements the scope's count of running parallel children — waking the scope only for
-//! a failure or for the last child, so 10,000 parallel children cost the scope one wake-up.
+//! Parallel children report to the scope themselves: a child's task records its failure
+//! (which cancels the scope), its output is the child's result (read through the task's
+//! `JoinHandle`, see `parallel.rs`), and the scope's one shared join waker settles the
+//! count of running parallel children when a task completes — waking the scope only for a
+//! failure or for the last child, so 10,000 parallel children cost the scope one wake-up.
+//! The child's future goes into its task cell unboxed: the runtime's [`Spawn`] hands the
+//! scope a concrete [`SpawnerRef`] to spawn on.
 
 use crate::error::{ChildError, Failure, ScopeError, panic_message};
 use crate::handle::{ScopeHandle, SharedSlot, fill, new_slot};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
+use crate::parallel::{ChildOutput, TaskChild};
 use crate::ready::{ChildWake, ReadyQueue};
 use std::future::Future;
+use std::panic::Location;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use trioxide_task::JoinHandle;
 use trioxide_task::cancel::ChildCancelSlot;
+use trioxide_task::{CancelHandle, SpawnerRef, StealSpawner, WakerSwap};
 
 /// How a scope starts `spawn_parallel` children: the runtime's spawner.
+///
+/// The scope's task futures have types only the scope knows, so instead of taking a
+/// future (which would have to be boxed), the spawner hands the scope a concrete
+/// [`SpawnerRef`] to spawn on.
 pub trait Spawn: Send + Sync + 'static {
-    /// Spawns `future` as a task of the runtime.
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) -> JoinHandle<()>;
+    /// Starts one task: calls `spawn` exactly once, with the scheduler to start it on.
+    /// `at` is where the user's `spawn_parallel` call is (for debug listings); whatever
+    /// per-spawn context the runtime keeps (its task hooks) should be set around the call.
+    fn spawn_with(&self, at: &'static Location<'static>, spawn: &mut dyn FnMut(SpawnerRef<'_>));
+}
 
-    /// `spawn`, told where the user's `spawn_parallel` call is (for debug listings). The
-    /// default ignores `at`.
-    fn spawn_at(
-        &self,
-        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
-        at: &'static std::panic::Location<'static>,
-    ) -> JoinHandle<()> {
-        let _ = at;
-        self.spawn(future)
+impl Spawn for trioxide_task::Spawner {
+    fn spawn_with(&self, _at: &'static Location<'static>, spawn: &mut dyn FnMut(SpawnerRef<'_>)) {
+        spawn(SpawnerRef::Local(self));
+    }
+}
+
+impl Spawn for StealSpawner {
+    fn spawn_with(&self, _at: &'static Location<'static>, spawn: &mut dyn FnMut(SpawnerRef<'_>)) {
+        spawn(SpawnerRef::Steal(self));
     }
 }
 
@@ -72,7 +84,8 @@ struct Shared {
     failures: Mutex<Vec<Failure>>,
     cancelled: AtomicBool,
     parallel_live: AtomicUsize,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// What cancels the parallel children (their handles belong to the user).
+    tasks: Mutex<Vec<CancelHandle>>,
     ready: std::sync::Arc<ReadyQueue>,
 }
 
@@ -105,9 +118,9 @@ impl Shared {
         }
     }
 
-    /// Lets go of the parallel children's handles once the scope is over. A handle's
-    /// join waker (`ParallelDone`) holds this `Shared`, so keeping the handles would be
-    /// a reference cycle.
+    /// Lets go of the parallel children's cancel handles once the scope is over. A
+    /// task's join waker (`ParallelDone`) holds this `Shared`, so keeping references to
+    /// the tasks would be a reference cycle.
     fn release_tasks(&self) {
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap());
         drop(tasks);
@@ -116,8 +129,8 @@ impl Shared {
 
 /// The join waker every parallel child's task of one scope shares: the task core wakes
 /// it once per task, when that task has completed — after any `on_cancel` cleanup it ran
-/// — which settles the scope's count. (One per scope, not one per child: a child's
-/// result reaches its handle from inside the task, see [`SlotGuard`].)
+/// — which settles the scope's count. (One per scope, not one per child; an awaited
+/// handle chains its own waker behind it, see `parallel.rs`.)
 struct ParallelDone {
     shared: std::sync::Arc<Shared>,
 }
@@ -129,25 +142,6 @@ impl std::task::Wake for ParallelDone {
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         self.shared.parallel_finished();
-    }
-}
-
-/// A parallel child's slot, owned by its task's future: filled with the result, or with
-/// `Cancelled` if the future is dropped first (the task was cancelled, or refused by a
-/// runtime shutting down), so a handle never waits forever.
-struct SlotGuard<T>(Option<SharedSlot<T>>);
-
-impl<T> SlotGuard<T> {
-    fn fill(&mut self, result: Result<T, ChildError>) {
-        if let Some(slot) = self.0.take() {
-            fill(&slot, result);
-        }
-    }
-}
-
-impl<T> Drop for SlotGuard<T> {
-    fn drop(&mut self) {
-        self.fill(Err(ChildError::Cancelled));
     }
 }
 
@@ -397,16 +391,13 @@ impl<'env> Scope<'env> {
             "spawn_parallel needs a runtime: use trioxide::scope inside trioxide::run (or pass \
              a spawner to trioxide_scope::scope_with)",
         );
-        let slot: SharedSlot<T> = new_slot();
         let done = {
             // Counted under the state lock, which the scope holds when it closes (after
             // seeing no parallel child live): so a child is either counted before the
             // scope can close, or sees it closed.
             let mut state = self.state.lock().unwrap();
             if state.closed || self.shared.is_cancelled() {
-                drop(state);
-                fill(&slot, Err(ChildError::Cancelled));
-                return ScopeHandle::new(slot);
+                return ScopeHandle::not_started();
             }
             self.shared.parallel_live.fetch_add(1, Ordering::SeqCst);
             let shared = &self.shared;
@@ -419,43 +410,52 @@ impl<'env> Scope<'env> {
                 })
                 .clone()
         };
-        let (mut guard, task_shared) = (SlotGuard(Some(slot.clone())), self.shared.clone());
-        let at = std::panic::Location::caller();
-        let mut task = spawner.spawn_at(
-            Box::pin(async move {
-                match CatchUnwind(future).await {
-                    Ok(Ok(v)) => guard.fill(Ok(v)),
-                    Ok(Err(e)) => {
-                        guard.fill(Err(ChildError::Failed));
-                        task_shared.fail(Failure::Error(e.into()));
-                    }
-                    Err(payload) => {
-                        guard.fill(Err(ChildError::Failed));
-                        task_shared.fail(Failure::Panic(panic_message(&*payload)));
-                    }
+        let task_shared = self.shared.clone();
+        let mut child = Some(async move {
+            let result: ChildOutput<T> = match CatchUnwind(future).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => {
+                    task_shared.fail(Failure::Error(e.into()));
+                    Err(ChildError::Failed)
                 }
-            }),
-            at,
-        );
-        // Register the completion waker by polling the handle once (it is woken exactly
-        // once, when the task completes); the handle is kept so the task stays joined.
-        if Pin::new(&mut task)
-            .poll(&mut Context::from_waker(&done))
-            .is_ready()
-        {
-            self.shared.parallel_finished();
+                Err(payload) => {
+                    task_shared.fail(Failure::Panic(panic_message(&*payload)));
+                    Err(ChildError::Failed)
+                }
+            };
+            result
+        });
+        let mut spawned = None;
+        spawner.spawn_with(Location::caller(), &mut |target| {
+            if let Some(child) = child.take() {
+                spawned = Some(target.spawn(child));
+            }
+        });
+        let Some(mut task) = spawned else {
+            self.shared.parallel_finished(); // uncount it, so the scope can still close
+            panic!(
+                "the scope's Spawn::spawn_with returned without calling its callback; it must \
+                 call it exactly once"
+            );
+        };
+        // The shared join waker settles the count when the task completes (registered
+        // without spending the caller's cooperative budget).
+        match task.swap_waker(&done) {
+            WakerSwap::Registered { .. } => {}
+            WakerSwap::Completed { .. } => self.shared.parallel_finished(),
         }
         // Checked under the task list's lock: a cancellation that this check misses sets
         // its flag first and then takes the same lock to cancel the list, so it sees this
         // task. (The scope cannot have closed since the check above: it closes only with
         // no parallel child live, and this one was counted.)
+        let cancel = task.cancel_handle();
         let mut tasks = self.shared.tasks.lock().unwrap();
         if self.shared.is_cancelled() {
-            task.cancel(); // raced with the scope cancelling
+            cancel.cancel(); // raced with the scope cancelling
         }
-        tasks.push(task);
+        tasks.push(cancel);
         drop(tasks);
-        ScopeHandle::new(slot)
+        ScopeHandle::parallel(TaskChild::new(task))
     }
 
     /// Cancels the body and every child (Trio's `nursery.cancel_scope.cancel()`, asyncio

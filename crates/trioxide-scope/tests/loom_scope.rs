@@ -7,16 +7,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use trioxide_scope::{ChildError, Spawn, SpawnerSource, scope_with};
-use trioxide_task::{JoinHandle, LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig};
-
-struct PoolSpawner(trioxide_task::StealSpawner);
-
-impl Spawn for PoolSpawner {
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) -> JoinHandle<()> {
-        self.0.spawn(future)
-    }
-}
+use trioxide_scope::{ChildError, SpawnerSource, scope_with};
+use trioxide_task::{LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig};
 
 fn pool() -> WorkStealing {
     WorkStealing::new(
@@ -33,7 +25,7 @@ fn pool() -> WorkStealing {
 fn a_parallel_child_completes_while_the_scope_is_cancelled() {
     loom::model(|| {
         let pool = pool();
-        let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
         let ex = LocalExecutor::new();
         let (result, handle) = ex.block_on(async {
             let mut handle = None;
@@ -62,7 +54,7 @@ fn a_parallel_child_completes_while_the_scope_is_cancelled() {
 fn the_last_child_finishes_while_the_scope_future_is_dropped() {
     loom::model(|| {
         let pool = pool();
-        let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
         let ex = LocalExecutor::new();
         let handle = ex.block_on(async {
             let mut handle = None;
@@ -84,6 +76,47 @@ fn the_last_child_finishes_while_the_scope_future_is_dropped() {
             Ok(v) => assert_eq!(v, 9),
             Err(e) => assert_eq!(e, ChildError::Cancelled),
         }
+    });
+}
+
+#[test]
+fn an_awaited_parallel_handle_races_its_childs_completion() {
+    // The handle swaps its forwarding waker in while the child completes on the worker:
+    // the scope's count is settled exactly once either way (else the scope hangs, or
+    // returns before the child finished).
+    loom::model(|| {
+        let pool = pool();
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
+        let ex = LocalExecutor::new();
+        let value = ex.block_on(scope_with(spawner, |s| async move {
+            s.spawn_parallel(async { 5 }).await
+        }));
+        assert_eq!(value.unwrap(), Ok(5));
+        drop(pool);
+    });
+}
+
+#[test]
+fn a_handle_polled_once_then_dropped_races_its_childs_completion() {
+    loom::model(|| {
+        let pool = pool();
+        let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
+        let ex = LocalExecutor::new();
+        let done = loom::sync::Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        let result = ex.block_on(scope_with(spawner, |s| async move {
+            let mut handle = s.spawn_parallel(async move {
+                flag.store(true, loom::sync::atomic::Ordering::SeqCst);
+            });
+            let _ = futures_poll_once(&mut handle).await;
+            drop(handle);
+        }));
+        assert!(result.is_ok());
+        assert!(
+            done.load(loom::sync::atomic::Ordering::SeqCst),
+            "the scope returned only after the child"
+        );
+        drop(pool);
     });
 }
 

@@ -7,25 +7,14 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use trioxide_scope::{
-    ChildError, Failure, LocalScopeFuture, Spawn, SpawnerSource, scope_local, scope_with,
+    ChildError, Failure, LocalScopeFuture, SpawnerSource, scope_local, scope_with,
 };
-use trioxide_task::{
-    JoinHandle, LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig, yield_now,
-};
-
-struct PoolSpawner(trioxide_task::StealSpawner);
-
-impl Spawn for PoolSpawner {
-    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) -> JoinHandle<()> {
-        self.0.spawn(future)
-    }
-}
+use trioxide_task::{LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig, yield_now};
 
 fn pool() -> WorkStealing {
     WorkStealing::new(
@@ -162,7 +151,7 @@ fn dropping_the_scope_future_drops_every_borrowed_child() {
 #[test]
 fn parallel_children_all_finish_before_the_scope_returns() {
     let pool = pool();
-    let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+    let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
     let done = Arc::new(AtomicUsize::new(0));
     let ex = LocalExecutor::new();
     let d = done.clone();
@@ -189,9 +178,44 @@ fn parallel_children_all_finish_before_the_scope_returns() {
 }
 
 #[test]
+fn dropped_and_abandoned_parallel_handles_still_hold_the_scope_open() {
+    // A handle dropped at once detaches keeping the scope's join waker; one polled once
+    // (its forwarding waker registered) and then dropped passes it on: either way the
+    // scope waits for the child.
+    let pool = pool();
+    let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
+    let done = Arc::new(AtomicUsize::new(0));
+    let ex = LocalExecutor::new();
+    let d = done.clone();
+    let result = ex.block_on(scope_with(spawner, move |s| async move {
+        for _ in 0..10 {
+            let d = d.clone();
+            drop(s.spawn_parallel(async move {
+                pending_times(3).await;
+                d.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        let d = d.clone();
+        let mut abandoned = s.spawn_parallel(async move {
+            pending_times(3).await;
+            d.fetch_add(1, Ordering::SeqCst);
+        });
+        std::future::poll_fn(|cx| {
+            let _ = std::pin::Pin::new(&mut abandoned).poll(cx);
+            Poll::Ready(())
+        })
+        .await;
+        drop(abandoned);
+    }));
+    assert!(result.is_ok());
+    assert_eq!(done.load(Ordering::SeqCst), 11);
+    drop(pool);
+}
+
+#[test]
 fn a_cancelled_scope_cancels_its_parallel_children() {
     let pool = pool();
-    let spawner = SpawnerSource::Fixed(Arc::new(PoolSpawner(pool.spawner())));
+    let spawner = SpawnerSource::Fixed(Arc::new(pool.spawner()));
     let ex = LocalExecutor::new();
     let handles = ex.block_on(async {
         let mut handles = Vec::new();

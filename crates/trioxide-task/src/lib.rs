@@ -36,6 +36,7 @@ mod yield_now;
 
 pub use blocking::{BlockingConfig, BlockingPool};
 pub use park::{Park, ThreadPark, Unpark};
+pub use sched::any::SpawnerRef;
 pub use sched::local::{
     EVENT_INTERVAL, LocalExecutor, NoExecutor, Spawner, current_spawner, spawn_local,
     try_spawn_local,
@@ -45,7 +46,7 @@ pub use sched::policy::{Fifo, ReadyTask, SchedulePolicy, Seeded};
 pub use sched::steal::{StealSpawner, WorkStealing, WorkStealingConfig};
 pub use task::{
     CancelHandle, JoinError, JoinHandle, PanicPayload, TaskHooks, TaskId, TaskProbe, TaskState,
-    current_task_id,
+    WakerSwap, current_task_id,
 };
 pub use yield_now::{YieldNow, yield_now};
 

@@ -10,7 +10,7 @@
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::task::{Poll, Waker};
 use trioxide_task::{JoinError, LocalExecutor};
 
@@ -161,6 +161,132 @@ fn soft_cancel_races_the_watcher() {
         match ex.block_on(handle) {
             Ok(v) => assert_eq!(v, "saw it"),
             Err(e) => assert!(matches!(e, JoinError::Cancelled)),
+        }
+    });
+}
+
+/// A waker counting its wake-ups in a loom atomic.
+struct CountWake(AtomicUsize);
+
+impl std::task::Wake for CountWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn count_waker() -> (std::sync::Arc<CountWake>, Waker) {
+    let count = std::sync::Arc::new(CountWake(AtomicUsize::new(0)));
+    (count.clone(), Waker::from(count))
+}
+
+#[test]
+fn detach_keeping_the_waker_races_completion() {
+    loom::model(|| {
+        let ex = LocalExecutor::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = drops.clone();
+        let mut handle = ex.spawn(async move { DropCounter(d) });
+        let (count, waker) = count_waker();
+        assert!(matches!(
+            handle.swap_waker(&waker),
+            trioxide_task::WakerSwap::Registered { .. }
+        ));
+        drop(waker);
+        let detacher = thread::spawn(move || handle.detach_keep_waker());
+        ex.run_until_stalled();
+        detacher.join().unwrap();
+        drop(ex);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken exactly once");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "output dropped exactly once"
+        );
+        assert_eq!(
+            std::sync::Arc::strong_count(&count),
+            1,
+            "the waker was dropped"
+        );
+    });
+}
+
+#[test]
+fn swapping_the_join_waker_races_completion() {
+    loom::model(|| {
+        let ex = LocalExecutor::new();
+        let mut handle = ex.spawn(async { 3 });
+        let (first, first_waker) = count_waker();
+        assert!(matches!(
+            handle.swap_waker(&first_waker),
+            trioxide_task::WakerSwap::Registered { .. }
+        ));
+        let (second, second_waker) = count_waker();
+        let swapper = thread::spawn(move || {
+            // Whatever the swap hands back, the task will not wake: pass it on.
+            let registered = match handle.swap_waker(&second_waker) {
+                trioxide_task::WakerSwap::Registered { previous } => {
+                    previous.expect("the first waker").wake();
+                    true
+                }
+                trioxide_task::WakerSwap::Completed { previous } => {
+                    if let Some(previous) = previous {
+                        previous.wake();
+                    }
+                    false
+                }
+            };
+            (handle, registered)
+        });
+        ex.run_until_stalled();
+        let (mut handle, registered) = swapper.join().unwrap();
+        assert_eq!(
+            first.0.load(Ordering::SeqCst),
+            1,
+            "the first waker: exactly once"
+        );
+        assert_eq!(
+            second.0.load(Ordering::SeqCst),
+            usize::from(registered),
+            "the second: once if it was registered"
+        );
+        assert_eq!(handle.try_join().unwrap().unwrap(), 3);
+    });
+}
+
+#[test]
+fn polling_with_a_new_waker_races_completion() {
+    // The handle replaces its registered waker while the task completes (the completing
+    // poller may clear `JOIN_WAKER` between the handle's look and its unset).
+    loom::model(|| {
+        let ex = LocalExecutor::new();
+        let mut handle = ex.spawn(async { 4 });
+        let (_first, first_waker) = count_waker();
+        let mut cx = std::task::Context::from_waker(&first_waker);
+        assert!(std::pin::Pin::new(&mut handle).poll(&mut cx).is_pending());
+        let (second, second_waker) = count_waker();
+        let poller = thread::spawn(move || {
+            let mut cx = std::task::Context::from_waker(&second_waker);
+            let ready = match std::pin::Pin::new(&mut handle).poll(&mut cx) {
+                Poll::Ready(v) => Some(v.unwrap()),
+                Poll::Pending => None,
+            };
+            (handle, ready)
+        });
+        ex.run_until_stalled();
+        let (mut handle, ready) = poller.join().unwrap();
+        match ready {
+            Some(v) => assert_eq!(v, 4),
+            None => {
+                assert_eq!(
+                    second.0.load(Ordering::SeqCst),
+                    1,
+                    "the new waker was woken"
+                );
+                assert_eq!(handle.try_join().unwrap().unwrap(), 4);
+            }
         }
     });
 }

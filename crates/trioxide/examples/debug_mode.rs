@@ -65,7 +65,9 @@ fn main() {
         let server = TaskBuilder::new()
             .name("server")
             .spawn(server(shutdown.clone()));
-        // Let everything start and settle (the tree shows idle tasks waiting).
+        // Let everything start and settle (the tree shows idle tasks waiting, and the
+        // blocking task, whose handle wakes before its worker has finished completing it,
+        // has left the tree).
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let dump = loop {
             let dump = trioxide::debug::dump();
@@ -74,7 +76,8 @@ fn main() {
                 .iter()
                 .filter(|t| t.state == trioxide::debug::TaskState::Idle)
                 .count();
-            if waiting == 5 || std::time::Instant::now() > deadline {
+            let settled = waiting == 5 && dump.tasks().len() == 5;
+            if settled || std::time::Instant::now() > deadline {
                 break dump;
             }
             trioxide::time::sleep(Duration::from_millis(1)).await;

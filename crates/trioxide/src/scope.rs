@@ -7,7 +7,6 @@
 use crate::runtime::Handle;
 use crate::time::{Instant, timeout_at};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -28,38 +27,21 @@ struct RuntimeSpawner {
 /// the schedulers, never in a loom model).
 static NEXT_SCOPE: AtomicU64 = AtomicU64::new(1);
 
-impl RuntimeSpawner {
-    fn spawn_from(
+impl trioxide_scope::Spawn for RuntimeSpawner {
+    fn spawn_with(
         &self,
-        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
-        at: Option<&'static std::panic::Location<'static>>,
-    ) -> crate::JoinHandle<()> {
+        at: &'static std::panic::Location<'static>,
+        spawn: &mut dyn FnMut(trioxide_task::SpawnerRef<'_>),
+    ) {
         let meta = || crate::debug::SpawnMeta {
             name: None,
-            at,
+            at: Some(at),
             parent: Some(crate::debug::Parent::Scope {
                 scope: self.scope,
                 owner: self.owner,
             }),
         };
-        self.handle.spawn_with_meta(meta, future)
-    }
-}
-
-impl trioxide_scope::Spawn for RuntimeSpawner {
-    fn spawn(
-        &self,
-        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
-    ) -> crate::JoinHandle<()> {
-        self.spawn_from(future, None)
-    }
-
-    fn spawn_at(
-        &self,
-        future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
-        at: &'static std::panic::Location<'static>,
-    ) -> crate::JoinHandle<()> {
-        self.spawn_from(future, Some(at))
+        self.handle.with_spawner(meta, spawn);
     }
 }
 

@@ -1,6 +1,8 @@
 //! Schedulers: the current-thread [`LocalExecutor`](local::LocalExecutor) and the
 //! multi-threaded [`WorkStealing`](steal::WorkStealing) pool, and their counters
-//! (`metrics`).
+//! (`metrics`); `any`: a borrowed spawner of either, with a generic `spawn`.
+
+pub(crate) mod any;
 
 pub(crate) mod local;
 pub(crate) mod metrics;

@@ -8,7 +8,7 @@
 
 use super::raw::{Cell, Header, RawTask, Stage, Vtable};
 use super::state::{ToIdle, ToNotified, ToRunning};
-use super::{JoinError, Notified, Schedule, Task, TaskHooks, waker};
+use super::{JoinError, Notified, Schedule, Task, TaskHooks, WakerSwap, waker};
 use crate::coop;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -25,6 +25,7 @@ pub(crate) fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
         schedule: schedule::<F, S>,
         dealloc: dealloc::<F, S>,
         try_read_output: try_read_output::<F, S>,
+        swap_join_waker: swap_join_waker::<F, S>,
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
     }
@@ -323,18 +324,23 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
             report_unretrieved_panic(cell, hooks);
         }
         let _ = drop_stage(cell);
+        if snapshot.is_join_waker_set() {
+            // The handle was detached keeping its waker (rule 3): wake it. It is dropped
+            // with the cell, by whoever lets go of the last reference: dropping it here
+            // would put a second atomic on a waker that many tasks share (a scope's)
+            // into every completion, on every worker at once.
+            cell.join_waker.with(|slot| {
+                // SAFETY: JOIN_WAKER is set and the handle is gone: the slot is ours.
+                if let Some(waker) = unsafe { &*slot } {
+                    wake_join_waker_by_ref(waker);
+                }
+            });
+        }
     } else if snapshot.is_join_waker_set() {
         cell.join_waker.with(|slot| {
             // SAFETY: JOIN_WAKER is set, so the slot is ours to read (rule 3).
             if let Some(waker) = unsafe { &*slot } {
-                // The handle's waker may be anyone's: a panic in it must not unwind
-                // through the scheduler (nor skip the bookkeeping below).
-                if catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref())).is_err() {
-                    eprintln!(
-                        "trioxide: a JoinHandle's waker panicked when its task finished; \
-                         the panic was contained"
-                    );
-                }
+                wake_join_waker_by_ref(waker);
             }
         });
         let after = cell.header.state.unset_join_waker_after_complete();
@@ -359,6 +365,17 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(
     if cell.header.state.ref_dec_many(refs) {
         // SAFETY: those were the last references.
         unsafe { dealloc::<F, S>(ptr) }
+    }
+}
+
+/// Wakes a join waker at completion. The handle's waker may be anyone's: a panic in it
+/// must not unwind through the scheduler (nor skip the bookkeeping after it).
+fn wake_join_waker_by_ref(waker: &Waker) {
+    if catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref())).is_err() {
+        eprintln!(
+            "trioxide: a JoinHandle's waker panicked when its task finished; the panic was \
+             contained"
+        );
     }
 }
 
@@ -415,11 +432,15 @@ fn on_release(hooks: &dyn TaskHooks, id: super::TaskId) {
 unsafe fn try_read_output<F: Future + 'static, S: Schedule>(
     ptr: NonNull<Header>,
     dst: *mut (),
-    waker: &Waker,
+    waker: Option<&Waker>,
 ) {
     // SAFETY: the handle's reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
-    if !join_can_read_output(cell, waker) {
+    let complete = match waker {
+        Some(waker) => join_can_read_output(cell, waker),
+        None => cell.header.state.load().is_complete(),
+    };
+    if !complete {
         return;
     }
     let stage = cell.stage.with_mut(|stage| {
@@ -463,12 +484,51 @@ fn join_can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool 
     state.set_join_waker().is_err()
 }
 
+/// Registers `waker` as the join waker and hands back the one it replaces, unwoken (the
+/// caller now answers for it); `Completed` if the task finished first.
+///
 /// # Safety
-/// Called once by the join handle's drop; consumes its reference.
-unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+/// Called by the join handle, which holds a reference and `JOIN_INTEREST`.
+unsafe fn swap_join_waker<F: Future + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    waker: &Waker,
+) -> WakerSwap {
     // SAFETY: the handle's reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
-    let before = cell.header.state.drop_join_interest();
+    let state = &cell.header.state;
+    let snapshot = state.load();
+    if snapshot.is_complete() {
+        return WakerSwap::Completed { previous: None };
+    }
+    if snapshot.is_join_waker_set() && state.unset_join_waker().is_err() {
+        // Completed meanwhile: the task side woke (or wakes) the registered waker.
+        return WakerSwap::Completed { previous: None };
+    }
+    let (previous, registered) = cell.join_waker.with_mut(|slot| {
+        // SAFETY: JOIN_WAKER is clear and the task is incomplete: the slot is ours (rule 3).
+        let previous = unsafe { (*slot).replace(waker.clone()) };
+        if state.set_join_waker().is_ok() {
+            return (previous, true);
+        }
+        // Completed between the two transitions, with JOIN_WAKER clear: the task side
+        // never looked at the slot, which stays the handle's.
+        // SAFETY: as above.
+        unsafe { *slot = None };
+        (previous, false)
+    });
+    if registered {
+        WakerSwap::Registered { previous }
+    } else {
+        WakerSwap::Completed { previous }
+    }
+}
+
+/// # Safety
+/// Called once by the join handle's drop (or detach); consumes its reference.
+unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>, keep_waker: bool) {
+    // SAFETY: the handle's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let before = cell.header.state.drop_join_interest(keep_waker);
     if before.is_complete() {
         // The output is ours to drop (rule 2), here on the handle's thread.
         if let Some(hooks) = cell.scheduler.hooks() {
@@ -476,7 +536,8 @@ unsafe fn drop_join_handle<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         }
         let _ = drop_stage(cell);
     }
-    if !before.is_complete() || !before.is_join_waker_set() {
+    let kept = keep_waker && !before.is_complete();
+    if !before.is_join_waker_set() || (!before.is_complete() && !kept) {
         cell.join_waker.with_mut(|slot| {
             // SAFETY: the slot is ours: either the task is incomplete and we cleared
             // JOIN_WAKER, or the task side is done with it (rule 3).

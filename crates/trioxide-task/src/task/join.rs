@@ -8,7 +8,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 /// An owned permission to await a task's result.
 ///
@@ -87,6 +87,61 @@ impl<T> JoinHandle<T> {
     pub fn id(&self) -> TaskId {
         self.raw.id()
     }
+
+    /// The task's result if it has finished, without waiting: no waker is registered and
+    /// no cooperative budget is spent (`None` while it runs).
+    ///
+    /// # Panics
+    /// If the result was already taken (by `await` or an earlier `try_join`).
+    pub fn try_join(&mut self) -> Option<Result<T, JoinError>> {
+        let mut out = Poll::Pending;
+        // SAFETY: we are the join handle and `out` has this task's output type.
+        unsafe { self.raw.try_read_output(&mut out, None) };
+        match out {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Registers `waker` to be woken once, when the task completes (as polling the handle
+    /// does, but without reading the result or spending cooperative budget), and hands
+    /// back the waker it replaces: the task will not wake that one, so the caller answers
+    /// for it (wake it, or pass it on). See [`WakerSwap`].
+    pub fn swap_waker(&mut self, waker: &Waker) -> WakerSwap {
+        // SAFETY: we are the join handle.
+        unsafe { self.raw.swap_join_waker(waker) }
+    }
+
+    /// Detaches the task like dropping the handle, except that a waker registered through
+    /// this handle (by polling it or by [`swap_waker`](JoinHandle::swap_waker)) is still
+    /// woken when the task completes — after any cancellation cleanup — and dropped with
+    /// the task.
+    /// The output is dropped unread.
+    pub fn detach_keep_waker(self) {
+        let raw = self.raw;
+        std::mem::forget(self);
+        // SAFETY: called once, giving up the handle's reference.
+        unsafe { raw.drop_join_handle(true) }
+    }
+}
+
+/// What [`JoinHandle::swap_waker`] did.
+#[must_use = "the previous waker is no longer woken by the task: wake it or pass it on"]
+#[derive(Debug)]
+pub enum WakerSwap {
+    /// The new waker is registered; `previous` is the one it replaced (never woken by
+    /// the task now).
+    Registered {
+        /// The replaced waker, if one was registered.
+        previous: Option<Waker>,
+    },
+    /// The task had already completed: the new waker was not registered. `previous` is
+    /// `Some` only if the handle took it back before seeing the completion (so the task
+    /// did not wake it); `None` if the task side woke, or wakes, the registered one.
+    Completed {
+        /// The replaced waker the task will not wake, if any.
+        previous: Option<Waker>,
+    },
 }
 
 /// Cancels a task from anywhere (tokio's `AbortHandle`); see
@@ -144,7 +199,7 @@ impl<T> Future for JoinHandle<T> {
         }
         let mut out = Poll::Pending;
         // SAFETY: we are the join handle and `out` has this task's output type.
-        unsafe { self.raw.try_read_output(&mut out, cx.waker()) };
+        unsafe { self.raw.try_read_output(&mut out, Some(cx.waker())) };
         out
     }
 }
@@ -152,7 +207,7 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // SAFETY: called once, giving up the handle's reference.
-        unsafe { self.raw.drop_join_handle() }
+        unsafe { self.raw.drop_join_handle(false) }
     }
 }
 

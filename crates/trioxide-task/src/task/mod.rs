@@ -22,7 +22,7 @@ mod waker;
 pub use error::{JoinError, PanicPayload};
 pub use hooks::{TaskHooks, TaskProbe, TaskState};
 pub use id::TaskId;
-pub use join::{CancelHandle, JoinHandle};
+pub use join::{CancelHandle, JoinHandle, WakerSwap};
 
 use raw::RawTask;
 use std::future::Future;

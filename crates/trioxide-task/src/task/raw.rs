@@ -9,7 +9,10 @@
 //!    cancel, complete), or, after `COMPLETE`, by the join handle while it holds
 //!    `JOIN_INTEREST`, or by the completing poller when `JOIN_INTEREST` is already gone.
 //! 3. The join waker slot belongs to the handle while `JOIN_WAKER` is clear and the task
-//!    is incomplete, and to the task side while `JOIN_WAKER` is set.
+//!    is incomplete, and to the task side while `JOIN_WAKER` is set. A handle detached
+//!    with its waker kept (`JoinHandle::detach_keep_waker`) clears `JOIN_INTEREST` but
+//!    leaves `JOIN_WAKER` set: the completing poller then wakes that waker (it is dropped
+//!    with the cell).
 //! 4. A future that is not `Send` is only ever polled or dropped on the thread of the
 //!    scheduler it was spawned on: other threads only flip state bits and queue
 //!    `Notified`s back to that scheduler.
@@ -17,7 +20,7 @@
 use super::harness;
 use super::id::TaskId;
 use super::state::State;
-use super::{JoinError, Schedule};
+use super::{JoinError, Schedule, WakerSwap};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use std::future::Future;
@@ -32,10 +35,14 @@ pub(crate) struct Vtable {
     pub(crate) schedule: unsafe fn(NonNull<Header>),
     /// Frees the cell; called when the reference count reached zero.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
-    /// Join handle poll: writes `Poll<Result<T, JoinError>>` to `dst` when ready.
-    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
-    /// Join handle drop; consumes the handle's reference.
-    pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
+    /// Join handle poll: writes `Poll<Result<T, JoinError>>` to `dst` when ready; with a
+    /// waker, registers it when not.
+    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), Option<&Waker>),
+    /// Join handle: registers a waker, handing back the one it replaces.
+    pub(crate) swap_join_waker: unsafe fn(NonNull<Header>, &Waker) -> WakerSwap,
+    /// Join handle drop (with `keep_waker`, a registered waker is still woken at
+    /// completion); consumes the handle's reference.
+    pub(crate) drop_join_handle: unsafe fn(NonNull<Header>, bool),
     /// Scheduler shutdown on its own thread; consumes the owned list's reference.
     pub(crate) shutdown: unsafe fn(NonNull<Header>),
 }
@@ -154,13 +161,16 @@ impl RawTask {
         unsafe { (self.header().vtable.dealloc)(self.ptr) }
     }
 
+    /// Reads the output if the task is complete; otherwise registers `waker` (if any) to
+    /// be woken when it is.
+    ///
     /// # Safety
     /// Called by the join handle only, with `dst` pointing to a
     /// `Poll<Result<T, JoinError>>` whose `T` is the task's output type.
     pub(crate) unsafe fn try_read_output<T>(
         self,
         dst: &mut Poll<Result<T, JoinError>>,
-        waker: &Waker,
+        waker: Option<&Waker>,
     ) {
         let dst = (dst as *mut Poll<Result<T, JoinError>>).cast::<()>();
         // SAFETY: forwarded contract.
@@ -168,10 +178,17 @@ impl RawTask {
     }
 
     /// # Safety
-    /// Called once, by the join handle's drop; consumes its reference.
-    pub(crate) unsafe fn drop_join_handle(self) {
+    /// Called by the join handle only (it owns the join waker slot's handle side).
+    pub(crate) unsafe fn swap_join_waker(self, waker: &Waker) -> WakerSwap {
         // SAFETY: forwarded contract.
-        unsafe { (self.header().vtable.drop_join_handle)(self.ptr) }
+        unsafe { (self.header().vtable.swap_join_waker)(self.ptr, waker) }
+    }
+
+    /// # Safety
+    /// Called once, by the join handle's drop or detach; consumes its reference.
+    pub(crate) unsafe fn drop_join_handle(self, keep_waker: bool) {
+        // SAFETY: forwarded contract.
+        unsafe { (self.header().vtable.drop_join_handle)(self.ptr, keep_waker) }
     }
 
     /// # Safety

@@ -340,10 +340,12 @@ impl State {
     /// The join handle wants its waker slot back to replace the waker.
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
+            // Checked after the completion test: the completing poller clears
+            // `JOIN_WAKER` once it has woken the waker, possibly since the handle looked.
             if s.is_complete() {
                 return (Err(s), None);
             }
+            debug_assert!(s.is_join_interested() && s.is_join_waker_set(), "{s:?}");
             s.unset(JOIN_WAKER);
             (Ok(s), Some(s))
         })
@@ -361,12 +363,16 @@ impl State {
     /// The join handle is dropped. Returns the snapshot *before* the change: if it was
     /// complete the handle must drop the output; the handle may drop the waker slot's
     /// contents iff the returned snapshot is not complete or has no `JOIN_WAKER`.
-    pub(crate) fn drop_join_interest(&self) -> Snapshot {
+    ///
+    /// With `keep_waker`, a registered waker of an incomplete task stays registered
+    /// (`JOIN_WAKER` stays set): the completing poller wakes it. The handle
+    /// then must not touch the slot if the snapshot has `JOIN_WAKER`, complete or not.
+    pub(crate) fn drop_join_interest(&self, keep_waker: bool) -> Snapshot {
         self.fetch_update_action(|s| {
             debug_assert!(s.is_join_interested());
             let mut next = s;
             next.unset(JOIN_INTEREST);
-            if !s.is_complete() {
+            if !s.is_complete() && !keep_waker {
                 next.unset(JOIN_WAKER);
             }
             (s, Some(next))
@@ -513,7 +519,7 @@ mod tests {
     fn join_handle_drop_before_and_after_complete() {
         let state = State::new();
         assert!(state.set_join_waker().is_ok());
-        let before = state.drop_join_interest();
+        let before = state.drop_join_interest(false);
         assert!(!before.is_complete());
         assert!(!state.load().is_join_waker_set());
 
@@ -522,10 +528,23 @@ mod tests {
         assert!(state.set_join_waker().is_ok());
         let done = state.transition_to_complete();
         assert!(done.is_join_waker_set() && done.is_join_interested());
-        let before = state.drop_join_interest();
+        let before = state.drop_join_interest(false);
         assert!(before.is_complete() && before.is_join_waker_set());
         let after = state.unset_join_waker_after_complete();
         assert!(!after.is_join_interested());
+    }
+
+    #[test]
+    fn a_detach_that_keeps_the_waker_leaves_it_to_the_task_side() {
+        let state = State::new();
+        assert!(state.set_join_waker().is_ok());
+        let before = state.drop_join_interest(true);
+        assert!(!before.is_complete());
+        let now = state.load();
+        assert!(now.is_join_waker_set() && !now.is_join_interested());
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        let done = state.transition_to_complete();
+        assert!(done.is_join_waker_set() && !done.is_join_interested());
     }
 
     #[test]
@@ -572,7 +591,7 @@ mod tests {
         let _ = state.transition_to_complete();
         assert!(!state.ref_dec()); // poll's ref
         assert!(!state.ref_dec()); // owned list
-        let _ = state.drop_join_interest();
+        let _ = state.drop_join_interest(false);
         // Only the join handle's ref is left; pretend it is a waker.
         assert_eq!(
             state.transition_to_notified_by_val(),

@@ -145,6 +145,34 @@ impl Handle {
         }
     }
 
+    /// Calls `f` with the scheduler that `spawn` would start a task on (how scopes spawn
+    /// their parallel children without boxing them), inside the spawn context that the
+    /// task hooks read when the runtime records spawns.
+    pub(crate) fn with_spawner<R>(
+        &self,
+        meta: impl FnOnce() -> crate::debug::SpawnMeta,
+        f: impl FnOnce(trioxide_task::SpawnerRef<'_>) -> R,
+    ) -> R {
+        let spawn = || match self
+            .shared
+            .spawn
+            .get()
+            .expect("the scheduler is built with the handle")
+        {
+            SpawnTarget::Local(s) => f(s.into()),
+            SpawnTarget::Steal(s) => f(s.into()),
+            SpawnTarget::RoundRobin(cores, next) => {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % cores.len();
+                f((&cores[i]).into())
+            }
+        };
+        if self.shared.hooks.is_some() {
+            crate::debug::with_spawn_meta(meta(), spawn)
+        } else {
+            spawn()
+        }
+    }
+
     fn spawn_inner<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
