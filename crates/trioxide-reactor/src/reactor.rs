@@ -100,6 +100,16 @@ impl Reactor {
         Ok(Self::build(Box::new(driver), Some(ops)))
     }
 
+    /// A reactor over an io_uring ring that one thread owns
+    /// ([`UringDriver::new_owned`]): only that thread may `turn` it (others may
+    /// register, push operations and `unpark`).
+    pub fn io_uring_owned() -> io::Result<ReactorArc> {
+        crate::uring::probe()?;
+        let driver = UringDriver::new_owned()?;
+        let ops = driver.ops();
+        Ok(Self::build(Box::new(driver), Some(ops)))
+    }
+
     /// A reactor over any driver.
     pub fn with_driver(driver: Box<dyn Driver>) -> ReactorArc {
         Self::build(driver, None)

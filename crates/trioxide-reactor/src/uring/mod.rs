@@ -110,7 +110,19 @@ pub struct UringDriver {
 impl UringDriver {
     /// Sets up a ring and its wake-up eventfd.
     pub fn new() -> io::Result<UringDriver> {
-        let ring = Ring::new(SQ_ENTRIES, CQ_ENTRIES)?;
+        Self::with_ring(Ring::new(SQ_ENTRIES, CQ_ENTRIES)?)
+    }
+
+    /// Sets up a ring that one thread owns: only that thread waits on it and submits to
+    /// it (other threads may register, deregister, push ops and unpark; their entries
+    /// are submitted by the owner). With that promise the ring uses
+    /// `IORING_SETUP_COOP_TASKRUN`, which spares an inter-processor interrupt per
+    /// completion. For a WorkStealing worker's own ring.
+    pub fn new_owned() -> io::Result<UringDriver> {
+        Self::with_ring(Ring::new_owned(SQ_ENTRIES, CQ_ENTRIES)?)
+    }
+
+    fn with_ring(ring: Ring) -> io::Result<UringDriver> {
         if !ring.params().is_feature_ext_arg() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,

@@ -269,7 +269,11 @@ mod tests {
             chunk = next_read_chunk(chunk, chunk);
         }
         assert_eq!(chunk, MAX_READ_CHUNK, "capped");
-        assert_eq!(next_read_chunk(chunk, chunk / 2), chunk, "a half read keeps it");
+        assert_eq!(
+            next_read_chunk(chunk, chunk / 2),
+            chunk,
+            "a half read keeps it"
+        );
         for _ in 0..10 {
             chunk = next_read_chunk(chunk, 10);
         }

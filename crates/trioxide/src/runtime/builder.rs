@@ -367,9 +367,25 @@ fn choose_backend(io: Io, debug: bool) -> Result<IoBackend, BuildError> {
 pub(crate) fn new_reactor(
     backend: IoBackend,
 ) -> Result<std::sync::Arc<trioxide_reactor::Reactor>, BuildError> {
-    let made = match backend {
-        IoBackend::Epoll => trioxide_reactor::Reactor::epoll(),
-        IoBackend::IoUring => trioxide_reactor::Reactor::io_uring(),
+    make_reactor(backend, false)
+}
+
+/// A reactor of the chosen backend that one worker thread owns (on io_uring: a ring set
+/// up for a single submitter, see `UringDriver::new_owned`).
+pub(crate) fn new_owned_reactor(
+    backend: IoBackend,
+) -> Result<std::sync::Arc<trioxide_reactor::Reactor>, BuildError> {
+    make_reactor(backend, true)
+}
+
+fn make_reactor(
+    backend: IoBackend,
+    owned: bool,
+) -> Result<std::sync::Arc<trioxide_reactor::Reactor>, BuildError> {
+    let made = match (backend, owned) {
+        (IoBackend::Epoll, _) => trioxide_reactor::Reactor::epoll(),
+        (IoBackend::IoUring, false) => trioxide_reactor::Reactor::io_uring(),
+        (IoBackend::IoUring, true) => trioxide_reactor::Reactor::io_uring_owned(),
     };
     made.map_err(|source| BuildError::Io {
         what: match backend {

@@ -94,7 +94,7 @@ impl Runtime {
         let worker_io = (flavor == Flavor::WorkStealing && backend == IoBackend::IoUring)
             .then(|| {
                 (0..workers)
-                    .map(|_| builder::new_reactor(backend))
+                    .map(|_| builder::new_owned_reactor(backend))
                     .collect::<Result<Vec<_>, _>>()
                     .map(worker_io::WorkerIo::new)
             })
