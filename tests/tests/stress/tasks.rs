@@ -93,6 +93,7 @@ async fn one_round(n: usize, seed: u64, dropped: Arc<AtomicUsize>) -> (usize, us
     let queue: Queue<u64> = Queue::new(64);
     let sockets = Arc::new(Semaphore::new(SOCKETS_AT_ONCE));
     let replies = Arc::new(AtomicUsize::new(0));
+    let udp = Arc::new(UdpTally::default());
     let finished: Arc<Vec<AtomicU8>> = Arc::new((0..n).map(|_| AtomicU8::new(0)).collect());
     let echo = UdpSocket::bind("127.0.0.1:0")
         .await
@@ -122,6 +123,7 @@ async fn one_round(n: usize, seed: u64, dropped: Arc<AtomicUsize>) -> (usize, us
             sockets: sockets.clone(),
             echo: echo_addr,
             replies: replies.clone(),
+            udp: udp.clone(),
         };
         let (finished, guard) = (finished.clone(), DropCount(dropped.clone()));
         handles.push(trioxide::spawn(async move {
@@ -187,6 +189,15 @@ async fn one_round(n: usize, seed: u64, dropped: Arc<AtomicUsize>) -> (usize, us
     drainer.await.expect("the drainer ends at shutdown");
     echo_task.cancel();
     assert!(matches!(echo_task.await, Err(JoinError::Cancelled)));
+    let (stale, gave_up) = (
+        udp.stale.load(Ordering::Relaxed),
+        udp.gave_up.load(Ordering::Relaxed),
+    );
+    assert!(
+        stale <= gave_up,
+        "{stale} UDP replies reached the wrong socket, but only {gave_up} round trips gave up \
+         (a late reply can only reach a newer socket that reused the port of one that gave up)"
+    );
     (ok, cancelled, replies.load(Ordering::Relaxed))
 }
 
@@ -197,6 +208,17 @@ struct Work {
     sockets: Arc<Semaphore>,
     echo: SocketAddr,
     replies: Arc<AtomicUsize>,
+    udp: Arc<UdpTally>,
+}
+
+/// UDP round trips that gave up waiting, and replies that carried another task's value.
+/// Loopback UDP under load can be late: a round trip gives up after its timeout, its
+/// socket closes, a newer socket may be given the same port, and the late reply lands
+/// there. So a foreign reply is allowed only as often as round trips gave up.
+#[derive(Default)]
+struct UdpTally {
+    gave_up: AtomicUsize,
+    stale: AtomicUsize,
 }
 
 impl Work {
@@ -227,9 +249,18 @@ impl Work {
         let mut buf = [0u8; 16];
         let reply =
             trioxide::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await;
-        if let Ok(Ok((len, from))) = reply {
-            assert_eq!((&buf[..len], from), (&sent[..], self.echo), "our own echo");
-            self.replies.fetch_add(1, Ordering::Relaxed);
+        match reply {
+            Ok(Ok((len, from))) => {
+                assert_eq!(from, self.echo, "a reply from the echo task");
+                if buf[..len] == sent[..] {
+                    self.replies.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.udp.stale.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ => {
+                self.udp.gave_up.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -51,9 +51,11 @@ impl<T: AsRawFd> PollFd<T> {
         self.registration.poll_ready(cx, direction).map_ok(|_| ())
     }
 
-    /// The io_uring operations of this descriptor's reactor, when it runs on io_uring.
-    pub(crate) fn uring_ops(&self) -> Option<&trioxide_reactor::uring::UringOps> {
-        self.registration.reactor().uring_ops()
+    /// The io_uring operations to submit this descriptor's operations through, when its
+    /// reactor runs on io_uring: its own ring, or on a WorkStealing worker the worker's
+    /// own ring (`context::local_uring_ops`).
+    pub(crate) fn uring_ops(&self) -> Option<trioxide_reactor::uring::UringOps> {
+        crate::runtime::local_uring_ops(self.registration.reactor())
     }
 
     pub(crate) async fn with<R>(

@@ -324,6 +324,24 @@ impl Drop for ContextGuard {
     }
 }
 
+/// The io_uring operations to submit an operation on a descriptor registered with `home`
+/// through: on a worker of a WorkStealing runtime with a ring per worker (`worker_io`)
+/// that `home` belongs to, the *current* worker's ring — only a ring's own worker submits
+/// to it, so an op pushed to another worker's ring would wait for that worker's next
+/// check — else `home`'s own.
+pub(crate) fn local_uring_ops(home: &Arc<Reactor>) -> Option<trioxide_reactor::uring::UringOps> {
+    let local = CURRENT.with(|c| {
+        let current = c.try_borrow().ok()?;
+        let handle = current.as_ref()?;
+        let io = handle.shared.worker_io.as_ref()?;
+        if !io.reactors.iter().any(|r| Arc::ptr_eq(r, home)) {
+            return None; // another runtime's descriptor
+        }
+        handle.reactor().uring_ops().cloned()
+    });
+    local.or_else(|| home.uring_ops().cloned())
+}
+
 /// The advice for a nested `run`/`block_on`.
 const NESTED_RUN: &str = "trioxide::run (or Runtime::block_on) called inside a runtime: this \
     would block the thread that drives it. Use `.await` on the future instead, or \
