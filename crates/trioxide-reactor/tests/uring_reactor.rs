@@ -299,3 +299,28 @@ fn turn_counts_completed_operations_and_the_ring_fd_polls_readable() {
     );
     assert!(sleep.as_mut().poll(&mut cx).is_ready());
 }
+
+/// An owned ring (`IORING_SETUP_COOP_TASKRUN`) still wakes its owner blocked in an
+/// unbounded wait when another thread unparks it, many times over.
+#[test]
+fn owned_ring_wakes_a_blocked_owner_on_unpark() {
+    if trioxide_reactor::uring::probe().is_err() {
+        return;
+    }
+    let reactor = trioxide_reactor::Reactor::io_uring_owned().unwrap();
+    for round in 0..200 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owner = {
+            let reactor = reactor.clone();
+            std::thread::spawn(move || {
+                reactor.turn(None).unwrap();
+                tx.send(()).unwrap();
+            })
+        };
+        std::thread::sleep(Duration::from_millis(2));
+        reactor.unpark();
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("round {round}: the owner was not woken"));
+        owner.join().unwrap();
+    }
+}
