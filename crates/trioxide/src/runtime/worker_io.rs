@@ -205,7 +205,11 @@ mod tests {
             Some(NEIGHBOUR_CHECK),
             "worker 1 awake"
         );
-        assert_eq!(io.set_asleep(1, true), Some(MAX_SLEEP), "worker 0 sleeps too");
+        assert_eq!(
+            io.set_asleep(1, true),
+            Some(MAX_SLEEP),
+            "worker 0 sleeps too"
+        );
         assert_eq!(io.set_asleep(0, false), Some(MAX_SLEEP));
         assert_eq!(io.set_asleep(0, true), Some(MAX_SLEEP));
         io.set_asleep(1, false);
