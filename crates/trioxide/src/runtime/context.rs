@@ -153,19 +153,7 @@ impl Handle {
         meta: impl FnOnce() -> crate::debug::SpawnMeta,
         f: impl FnOnce(trioxide_task::SpawnerRef<'_>) -> R,
     ) -> R {
-        let spawn = || match self
-            .shared
-            .spawn
-            .get()
-            .expect("the scheduler is built with the handle")
-        {
-            SpawnTarget::Local(s) => f(s.into()),
-            SpawnTarget::Steal(s) => f(s.into()),
-            SpawnTarget::RoundRobin(cores, next) => {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % cores.len();
-                f((&cores[i]).into())
-            }
-        };
+        let spawn = || self.with_target(f);
         if self.shared.hooks.is_some() {
             crate::debug::with_spawn_meta(meta(), spawn)
         } else {
@@ -178,17 +166,23 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send,
     {
+        self.with_target(|spawner| spawner.spawn(future))
+    }
+
+    /// Runs `f` with the scheduler a new task goes to: the executor or pool, or the next
+    /// core round-robin (thread-per-core, from outside the cores).
+    fn with_target<R>(&self, f: impl FnOnce(trioxide_task::SpawnerRef<'_>) -> R) -> R {
         match self
             .shared
             .spawn
             .get()
             .expect("the scheduler is built with the handle")
         {
-            SpawnTarget::Local(s) => s.spawn(future),
-            SpawnTarget::Steal(s) => s.spawn(future),
+            SpawnTarget::Local(s) => f(s.into()),
+            SpawnTarget::Steal(s) => f(s.into()),
             SpawnTarget::RoundRobin(cores, next) => {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % cores.len();
-                cores[i].spawn(future)
+                f((&cores[i]).into())
             }
         }
     }

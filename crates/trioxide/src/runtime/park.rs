@@ -41,6 +41,14 @@ pub(crate) struct ReactorPark {
     pub(crate) neighbour_turns: Vec<u64>,
 }
 
+/// The shorter of two optional waits (`None`: no limit).
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 struct ReactorUnpark(Arc<Reactor>);
 
 impl Unpark for ReactorUnpark {
@@ -74,11 +82,7 @@ impl ReactorPark {
         if io.dispatch_others(index, &mut self.neighbour_turns) > 0 {
             return; // run the tasks those events woke first
         }
-        let limit = io.set_asleep(index, true);
-        let timeout = match (timeout, limit) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let timeout = earliest(timeout, Some(io.set_asleep(index, true)));
         if io.try_keep_timers(index) {
             self.park_with_timers(timeout);
             io.release_timers(index);
@@ -95,11 +99,7 @@ impl ReactorPark {
             return;
         }
         let next_timer = self.timers.prepare_park(self.timers.now());
-        let wait = match (timeout, next_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.turn(wait);
+        self.turn(earliest(timeout, next_timer));
         self.timers.finish_park();
     }
 

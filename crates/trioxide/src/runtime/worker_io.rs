@@ -103,18 +103,18 @@ impl WorkerIo {
     /// Worker `index` falls asleep in its ring (`true`) or wakes up (`false`). Returns
     /// how long it may sleep at most: [`NEIGHBOUR_CHECK`] while another worker is awake
     /// (it may be stuck in a poll with events posted), else [`MAX_SLEEP`].
-    pub(crate) fn set_asleep(&self, index: usize, asleep: bool) -> Option<Duration> {
+    pub(crate) fn set_asleep(&self, index: usize, asleep: bool) -> Duration {
         self.asleep[index].store(asleep, Ordering::SeqCst);
         let neighbour_awake = self
             .asleep
             .iter()
             .enumerate()
             .any(|(i, a)| i != index && !a.load(Ordering::SeqCst));
-        Some(if neighbour_awake {
+        if neighbour_awake {
             NEIGHBOUR_CHECK
         } else {
             MAX_SLEEP
-        })
+        }
     }
 
     /// Worker `index` is about to turn its own ring.
@@ -200,20 +200,12 @@ mod tests {
     #[test]
     fn sleep_is_bounded_while_a_neighbour_is_awake() {
         let io = io(2);
-        assert_eq!(
-            io.set_asleep(0, true),
-            Some(NEIGHBOUR_CHECK),
-            "worker 1 awake"
-        );
-        assert_eq!(
-            io.set_asleep(1, true),
-            Some(MAX_SLEEP),
-            "worker 0 sleeps too"
-        );
-        assert_eq!(io.set_asleep(0, false), Some(MAX_SLEEP));
-        assert_eq!(io.set_asleep(0, true), Some(MAX_SLEEP));
+        assert_eq!(io.set_asleep(0, true), NEIGHBOUR_CHECK, "worker 1 awake");
+        assert_eq!(io.set_asleep(1, true), MAX_SLEEP, "worker 0 sleeps too");
+        assert_eq!(io.set_asleep(0, false), MAX_SLEEP);
+        assert_eq!(io.set_asleep(0, true), MAX_SLEEP);
         io.set_asleep(1, false);
-        assert_eq!(io.set_asleep(0, true), Some(NEIGHBOUR_CHECK));
+        assert_eq!(io.set_asleep(0, true), NEIGHBOUR_CHECK);
     }
 
     /// Two tasks held on two workers at once (a barrier): each registers with its own
