@@ -98,3 +98,39 @@ fn local_spawns_overflowing_into_the_injector_all_run_once() {
         drop(pool);
     });
 }
+
+/// Two workers and the LIFO slot: a child wakes its parent as it finishes (the join
+/// waker), which puts the parent in the child's worker's LIFO slot, where the other
+/// worker may steal it while the owner takes it back (the owner first reads the slot
+/// with a plain load and swaps only when it is full). The parent must run to the end
+/// exactly once.
+#[test]
+fn a_woken_task_in_the_lifo_slot_runs_once_whoever_takes_it() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let pool = WorkStealing::new(
+            WorkStealingConfig {
+                workers: 2,
+                ..Default::default()
+            },
+            Box::new(ThreadPark::new()),
+        )
+        .unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (r, spawner) = (ran.clone(), pool.spawner());
+        let root = pool.spawn(async move {
+            let child = spawner.spawn(async { 3 });
+            let v = child.await.unwrap();
+            r.fetch_add(1, Ordering::SeqCst);
+            v
+        });
+        assert_eq!(LocalExecutor::new().block_on(root).unwrap(), 3);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "the parent finished exactly once"
+        );
+        drop(pool);
+    });
+}

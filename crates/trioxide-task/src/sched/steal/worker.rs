@@ -127,6 +127,12 @@ impl Remote {
 
     /// Takes the LIFO task (owner or thief).
     fn take_lifo(&self) -> Option<Notified> {
+        // A plain load first: the slot is empty after most polls, and the swap is a full
+        // barrier. Only the owner fills the slot, so an owner that reads it empty is
+        // right; a thief that reads a stale empty slot just steals nothing from it.
+        if self.lifo.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
         let ptr = self.lifo.swap(ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: non-null pointers in the slot come from `Notified::into_raw`, and the
         // swap gave this one to us alone.
