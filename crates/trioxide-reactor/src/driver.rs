@@ -73,6 +73,14 @@ pub trait Driver: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether every event `wait` reports concerns a registered descriptor (besides an
+    /// `unpark`): then, with nothing registered, a zero-timeout `wait` can be skipped.
+    /// `false` (the default) for drivers with work of their own, such as io_uring's
+    /// queued submissions and completion-based operations.
+    fn events_only_from_registrations(&self) -> bool {
+        false
+    }
+
     /// The backend's name, e.g. `"epoll"`.
     fn name(&self) -> &'static str;
 

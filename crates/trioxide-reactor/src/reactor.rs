@@ -74,6 +74,10 @@ pub struct Reactor {
     slots: Mutex<SlotTable>,
     events: Mutex<Vec<Event>>,
     shut_down: AtomicBool,
+    /// Descriptors registered now. With none, and a driver whose only events come from
+    /// registrations (epoll), a zero-timeout `turn` has nothing to find and skips its
+    /// system call.
+    registered: AtomicUsize,
     /// The completion-based ops of the io_uring driver, when that is the backend.
     uring: Option<UringOps>,
 }
@@ -121,6 +125,7 @@ impl Reactor {
             slots: Mutex::new(SlotTable::default()),
             events: Mutex::new(Vec::with_capacity(1024)),
             shut_down: AtomicBool::new(false),
+            registered: AtomicUsize::new(0),
             uring,
         })
     }
@@ -147,6 +152,7 @@ impl Reactor {
             readiness: AtomicUsize::new(0),
             waiters: Mutex::new(Waiters::default()),
         });
+        self.registered.fetch_add(1, Ordering::AcqRel);
         let token = {
             let mut table = self.slots.lock().unwrap();
             let index = match table.free.pop() {
@@ -182,6 +188,8 @@ impl Reactor {
         slot.io = None;
         slot.generation = slot.generation.wrapping_add(1);
         table.free.push(index);
+        drop(table);
+        self.registered.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Waits for events (at most `timeout`; `Some(Duration::ZERO)` only polls) and wakes
@@ -192,6 +200,16 @@ impl Reactor {
     /// With [`AsRawFd`](std::os::fd::AsRawFd), this is how another event loop embeds the
     /// reactor: poll the fd for readability in the host loop, then `turn(Some(ZERO))`.
     pub fn turn(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        if timeout == Some(Duration::ZERO)
+            && self.driver.events_only_from_registrations()
+            && self.registered.load(Ordering::Acquire) == 0
+        {
+            // Nothing is registered, so a poll can only find an `unpark`, which the
+            // caller (awake, or it would not poll) has no use for; a later wait still
+            // sees it. CPU-bound work checks the driver every few dozen ticks, and this
+            // spares those checks their `epoll_wait`.
+            return Ok(0);
+        }
         let events = self.events.lock().unwrap();
         self.dispatch(events, |driver, events| driver.wait(events, timeout))
     }

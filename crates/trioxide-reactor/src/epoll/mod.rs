@@ -186,6 +186,10 @@ impl Driver for EpollDriver {
         }
     }
 
+    fn events_only_from_registrations(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "epoll"
     }
