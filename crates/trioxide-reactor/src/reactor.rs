@@ -406,6 +406,40 @@ impl Registration {
         }
     }
 
+    /// [`poll_io`](Self::poll_io) for one read or write of `len` bytes on a stream
+    /// socket. A transfer shorter than asked, but not empty, means the kernel's buffer was
+    /// drained (read) or filled (write), so the readiness is cleared then too: the next
+    /// call waits for the next event instead of first making a system call that can only
+    /// fail with `WouldBlock`. An event that arrived meanwhile keeps the readiness (the
+    /// tick no longer matches), and closed/error bits are never cleared, so a peer's FIN
+    /// is not missed. Not for peeks or datagrams, where a short result says nothing about
+    /// what is left.
+    pub fn poll_io_stream(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let event = match self.poll_ready(cx, direction) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Ok(n) => {
+                    if 0 < n && n < len {
+                        self.clear_readiness(event);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
     /// The registered descriptor.
     pub fn fd(&self) -> RawFd {
         self.fd

@@ -42,6 +42,23 @@ impl<T: AsRawFd> PollFd<T> {
         self.registration.poll_io(cx, direction, || op(&self.io))
     }
 
+    /// [`poll_with`](Self::poll_with) for one stream read or write of `len` bytes: a
+    /// short transfer clears the readiness (`Registration::poll_io_stream`), sparing the
+    /// next call a system call that would only return `WouldBlock`.
+    pub(crate) fn poll_stream_with(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.registration
+            .poll_io_stream(cx, direction, len, || op(&self.io))
+    }
+
     /// Waits until `direction` is ready (without doing any I/O).
     pub(crate) fn poll_ready(
         &self,

@@ -372,13 +372,16 @@ impl TcpStream {
     }
 
     fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_with(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_with(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_with(cx, Direction::Write, |s| {
-            sys::send_nosignal(s.as_raw_fd(), buf)
-        })
+        self.io
+            .poll_stream_with(cx, Direction::Write, buf.len(), |s| {
+                sys::send_nosignal(s.as_raw_fd(), buf)
+            })
     }
 
     fn poll_write_vectored_ref(
@@ -386,7 +389,8 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_with(cx, Direction::Write, |s| {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.poll_stream_with(cx, Direction::Write, len, |s| {
             sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
         })
     }

@@ -92,14 +92,18 @@ impl UnixStream {
         self.io.get_ref().shutdown(how)
     }
 
+    // Reads keep retrying until `WouldBlock`: a Unix stream read can stop short with data
+    // left (at a message carrying other credentials or descriptors), so a short read
+    // says nothing about what is left. A short write does mean the buffer is full.
     fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_with(cx, Direction::Read, |mut s| s.read(buf))
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_with(cx, Direction::Write, |s| {
-            super::sys::send_nosignal(s.as_raw_fd(), buf)
-        })
+        self.io
+            .poll_stream_with(cx, Direction::Write, buf.len(), |s| {
+                super::sys::send_nosignal(s.as_raw_fd(), buf)
+            })
     }
 
     fn poll_write_vectored_ref(
@@ -107,7 +111,8 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_with(cx, Direction::Write, |s| {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io.poll_stream_with(cx, Direction::Write, len, |s| {
             super::sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
         })
     }
