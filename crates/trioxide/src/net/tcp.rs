@@ -374,7 +374,7 @@ impl TcpStream {
     fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let len = buf.len();
         self.io
-            .poll_stream_with(cx, Direction::Read, len, |mut s| s.read(buf))
+            .poll_stream_with(cx, Direction::Read, len, |s| sys::recv(s.as_raw_fd(), buf))
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

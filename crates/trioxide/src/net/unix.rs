@@ -3,7 +3,7 @@
 
 use super::poll_fd::PollFd;
 use futures_io::{AsyncRead, AsyncWrite};
-use std::io::{self, IoSlice, Read};
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -96,7 +96,9 @@ impl UnixStream {
     // left (at a message carrying other credentials or descriptors), so a short read
     // says nothing about what is left. A short write does mean the buffer is full.
     fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_with(cx, Direction::Read, |mut s| s.read(buf))
+        self.io.poll_with(cx, Direction::Read, |s| {
+            super::sys::recv(s.as_raw_fd(), buf)
+        })
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
