@@ -247,3 +247,52 @@ rt_test! {
         assert_eq!(got, b"after the storm");
     }
 }
+
+rt_test! {
+    /// A short write clears the write readiness only when the socket buffer filled: a
+    /// vectored write of more slices than one `sendmsg` takes (IOV_MAX) is short with room
+    /// left, and the next write must still go through rather than wait for a writable
+    /// event that never comes. Small reads after a short read keep working too.
+    async fn short_transfers_that_leave_room_or_data_do_not_stall() {
+        use std::io::IoSlice;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = trioxide::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = conn.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let bytes: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let slices: Vec<IoSlice<'_>> = bytes.chunks(1).map(IoSlice::new).collect();
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let rest: Vec<IoSlice<'_>> = slices[sent..].to_vec();
+            let n = trioxide::time::timeout(
+                std::time::Duration::from_secs(10),
+                std::future::poll_fn(|cx| {
+                    trioxide::io::AsyncWrite::poll_write_vectored(
+                        std::pin::Pin::new(&mut client),
+                        cx,
+                        &rest,
+                    )
+                }),
+            )
+            .await
+            .expect("a vectored write after a short one stalled")
+            .unwrap();
+            assert!(n > 0 && n <= 1024, "one sendmsg takes at most IOV_MAX slices");
+            sent += n;
+        }
+        drop(client);
+        assert_eq!(reader.await.unwrap(), bytes);
+    }
+}

@@ -30,7 +30,7 @@ fn a_short_read_waits_for_the_next_event_without_a_system_call() {
     let mut cx = Context::from_waker(Waker::noop());
     let calls = Cell::new(0);
     let mut buf = [0u8; 64];
-    let mut read = |cx: &mut Context<'_>, buf: &mut [u8]| {
+    let read = |cx: &mut Context<'_>, buf: &mut [u8]| {
         let len = buf.len();
         registration.poll_io_stream(cx, Direction::Read, len, || {
             calls.set(calls.get() + 1);

@@ -247,14 +247,25 @@ pub(crate) fn send_nosignal(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     })
 }
 
+/// The kernel rejects more than `IOV_MAX` (1024) buffers in one call.
+const IOV_MAX: usize = 1024;
+
+/// The slices one vectored send writes from (a short write is allowed): the first
+/// `IOV_MAX`. A caller comparing the count written with what it offered must compare
+/// with these, or it would take the cut for a full socket buffer.
+pub(crate) fn sendable_slices<'a, 'b>(
+    bufs: &'a [std::io::IoSlice<'b>],
+) -> &'a [std::io::IoSlice<'b>] {
+    &bufs[..bufs.len().min(IOV_MAX)]
+}
+
 /// Vectored `send_nosignal`: `sendmsg(2)` with `MSG_NOSIGNAL` (std's `write_vectored`
 /// uses `writev`, which raises `SIGPIPE`).
 pub(crate) fn send_vectored_nosignal(
     fd: RawFd,
     bufs: &[std::io::IoSlice<'_>],
 ) -> io::Result<usize> {
-    // The kernel rejects more than IOV_MAX (1024) buffers; a short write is allowed.
-    let bufs = &bufs[..bufs.len().min(1024)];
+    let bufs = sendable_slices(bufs);
     // SAFETY: all-zero is a valid msghdr (no name, no control data).
     let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
     // `IoSlice` is ABI-compatible with `iovec` on Unix (guaranteed by std).

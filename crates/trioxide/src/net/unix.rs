@@ -113,6 +113,7 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let bufs = super::sys::sendable_slices(bufs);
         let len = bufs.iter().map(|b| b.len()).sum();
         self.io.poll_stream_with(cx, Direction::Write, len, |s| {
             super::sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
