@@ -97,7 +97,8 @@ impl<'env> LocalScope<'env> {
     }
 
     /// Spawns a `Send + 'static` child as a runtime task that runs in parallel, exactly
-    /// as [`Scope::spawn_parallel`].
+    /// as [`Scope::spawn_parallel`] (debug mode records the caller as its spawn location).
+    #[track_caller]
     pub fn spawn_parallel<F>(&self, future: F) -> ScopeHandle<F::Output>
     where
         F: Future + Send + 'static,
