@@ -304,3 +304,43 @@ fn sigusr1_prints_the_task_tree_in_debug_mode() {
         }
     });
 }
+
+#[test]
+fn a_local_scopes_parallel_children_record_the_callers_location() {
+    let rt = runtime(Flavor::WorkStealing, true);
+    rt.block_on(async {
+        let go = Event::new();
+        let local_scope = trioxide::scope_local(|s| {
+            let go = &go;
+            async move {
+                let gate = Arc::new(Event::new());
+                let inner = gate.clone();
+                s.spawn_parallel(async move { inner.wait().await });
+                go.wait().await;
+                gate.set();
+            }
+        });
+        let check = async {
+            let dump = dump_when(|d| {
+                d.tasks()
+                    .iter()
+                    .any(|t| matches!(t.parent, Parent::Scope { .. }))
+            })
+            .await;
+            let kid = dump
+                .tasks()
+                .iter()
+                .find(|t| matches!(t.parent, Parent::Scope { .. }))
+                .unwrap();
+            let located = kid.spawned_at.is_some_and(|l| l.file() == file!());
+            go.set();
+            (located, dump.to_string())
+        };
+        let (scoped, (located, dump)) = trioxide::join!(local_scope, check);
+        scoped.unwrap();
+        assert!(
+            located,
+            "LocalScope::spawn_parallel records the caller's location:\n{dump}"
+        );
+    });
+}
