@@ -10,6 +10,7 @@ use std::io::{self, IoSlice, Read};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use trioxide_reactor::Direction;
@@ -205,6 +206,12 @@ impl futures_core::Stream for Incoming<'_> {
 #[derive(Debug)]
 pub struct TcpStream {
     io: PollFd<std::net::TcpStream>,
+    /// On io_uring, the next owned-buffer read probably finds no data: the last one
+    /// came back short (the socket was drained) or an owned write came since (a
+    /// request's answer takes a while). Then the read asks the kernel to wait for data
+    /// first (`UringOps::recv_after_drain`), sparing it a receive attempt that would
+    /// fail. Only a hint: either way the read is correct.
+    drained: AtomicBool,
 }
 
 impl TcpStream {
@@ -258,6 +265,7 @@ impl TcpStream {
     fn from_registered(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: PollFd::new(stream)?,
+            drained: AtomicBool::new(false),
         })
     }
 
@@ -314,7 +322,15 @@ impl TcpStream {
     /// bytes the kernel already placed in a dropped read's buffer are gone with it.
     pub async fn read_owned(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         if let Some(ops) = self.io.uring_ops() {
-            return ops.recv(self.as_raw_fd(), buf).await;
+            let cap = buf.capacity();
+            let (res, buf) = if self.drained.load(Ordering::Relaxed) {
+                ops.recv_after_drain(self.as_raw_fd(), buf).await
+            } else {
+                ops.recv(self.as_raw_fd(), buf).await
+            };
+            let short = matches!(res, Ok(n) if n < cap);
+            self.drained.store(short, Ordering::Relaxed);
+            return (res, buf);
         }
         let cap = buf.capacity().max(1);
         buf.resize(cap, 0);
@@ -346,6 +362,8 @@ impl TcpStream {
             }
             return (Ok(()), buf);
         };
+        // A receive after a send usually waits for the peer's answer.
+        self.drained.store(true, Ordering::Relaxed);
         let mut buf = buf;
         let mut written = 0;
         while written < buf.len() {

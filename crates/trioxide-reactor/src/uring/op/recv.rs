@@ -12,6 +12,10 @@ use crate::uring::slab::Keep;
 use io_uring::{opcode, types};
 use std::os::fd::RawFd;
 
+/// `IORING_RECVSEND_POLL_FIRST` (linux/io_uring.h; the `io-uring` crate keeps its
+/// constants private): wait for readiness before the first receive attempt.
+const RECVSEND_POLL_FIRST: u16 = 1 << 0;
+
 impl UringOps {
     /// Receives from the socket `fd` into `buf`'s capacity. Resolves to the byte count
     /// (0: the peer closed) and the buffer, its length set to that count.
@@ -20,9 +24,22 @@ impl UringOps {
     }
 
     /// [`recv`](Self::recv) with `recv(2)` flags (`MSG_PEEK`, `MSG_WAITALL`, ...).
-    pub fn recv_with_flags(&self, fd: RawFd, mut buf: Vec<u8>, flags: i32) -> Op<BufResult> {
+    pub fn recv_with_flags(&self, fd: RawFd, buf: Vec<u8>, flags: i32) -> Op<BufResult> {
+        self.recv_inner(fd, buf, flags, 0)
+    }
+
+    /// [`recv`](Self::recv) for a socket believed drained (the last receive came back
+    /// short): the kernel waits for data first (`IORING_RECVSEND_POLL_FIRST`) instead of
+    /// first trying a receive that would fail and then waiting. If data is there after
+    /// all, the wait ends at once; only the guess's cost changes, not the result.
+    pub fn recv_after_drain(&self, fd: RawFd, buf: Vec<u8>) -> Op<BufResult> {
+        self.recv_inner(fd, buf, 0, RECVSEND_POLL_FIRST)
+    }
+
+    fn recv_inner(&self, fd: RawFd, mut buf: Vec<u8>, flags: i32, ioprio: u16) -> Op<BufResult> {
         let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), sqe_len(buf.capacity()))
             .flags(flags)
+            .ioprio(ioprio)
             .build();
         // SAFETY: the SQE points into `buf`'s heap allocation (its full capacity), which
         // `Keep::Buf` owns until the CQE.
@@ -54,6 +71,31 @@ mod tests {
         let (res, buf) = block_on(&driver, ops.recv(b.as_raw_fd(), Vec::with_capacity(64)));
         assert_eq!(res.unwrap(), 0, "EOF after the peer closed");
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_receive_that_waits_first_gets_data_already_there_and_data_to_come() {
+        let Some(driver) = driver_or_skip("a_receive_that_waits_first_gets_data") else {
+            return;
+        };
+        let ops = driver.ops();
+        let (mut a, b) = UnixStream::pair().unwrap();
+        // The guess is wrong: the data is already queued.
+        a.write_all(b"early").unwrap();
+        let op = ops.recv_after_drain(b.as_raw_fd(), Vec::with_capacity(64));
+        let (res, buf) = block_on(&driver, op);
+        assert_eq!(res.unwrap(), 5);
+        assert_eq!(buf, b"early");
+        // The guess is right: the data comes later.
+        let mut fut = pin!(ops.recv_after_drain(b.as_raw_fd(), Vec::with_capacity(64)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        turn_until(&driver, || false, 2);
+        a.write_all(b"later").unwrap();
+        let (res, buf) = block_on(&driver, fut);
+        assert_eq!(res.unwrap(), 5);
+        assert_eq!(buf, b"later");
+        assert_eq!(ops.in_flight(), 0);
     }
 
     #[test]
