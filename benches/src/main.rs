@@ -4,7 +4,8 @@
 //!
 //! After the timed runs, one untimed run of each side measures its peak heap growth.
 //! `BENCH_SIDE=trioxide` (or `tokio`) runs only that side (no table, no peak run), for
-//! profilers and `perf stat`.
+//! profilers and `perf stat`. A full run (or the filter `syscalls`) ends with the system
+//! calls per echo round trip of each side, counted under `strace` (`syscalls.rs`).
 
 mod current_thread;
 mod fs;
@@ -13,6 +14,7 @@ mod net;
 mod peak;
 mod scope;
 mod sync;
+mod syscalls;
 mod work_stealing;
 
 use std::time::{Duration, Instant};
@@ -68,7 +70,12 @@ fn main() {
         .chain(sync::benches())
         .chain(http::benches());
     for mut bench in all {
-        if !filter.is_empty() && !filter.iter().any(|f| bench.name.contains(f.as_str())) {
+        // A filter matches names containing it; `=name` matches that name only.
+        let matches = |f: &String| match f.strip_prefix('=') {
+            Some(exact) => bench.name == exact,
+            None => bench.name.contains(f.as_str()),
+        };
+        if !filter.is_empty() && !filter.iter().any(matches) {
             continue;
         }
         // `BENCH_SIDE=trioxide` (or `tokio`) runs one side only, for profilers and
@@ -125,6 +132,15 @@ fn main() {
         rows.join("\n")
     );
     println!("{table}");
+    // Counting re-runs the echo benchmarks under strace: on a full run, or when asked.
+    let syscalls = if filter.is_empty() || filter.iter().any(|f| f == "syscalls") {
+        syscalls::section()
+    } else {
+        None
+    };
+    if let Some(section) = &syscalls {
+        println!("{section}");
+    }
     let doc = format!(
         "# Benchmarks\n\nMedians of {runs} alternating runs, trioxide vs tokio in the same \
          process (ratio = trioxide time / tokio time; lower is better). Absolute times on \
@@ -140,7 +156,8 @@ fn main() {
          trioxide-sync with the named peer, all on one tokio multi_thread runtime (2 \
          workers), the `blocking_*` rows between plain threads; `http1_*` run hyper on trioxide \
          (WorkStealing, epoll) and on tokio (multi_thread), 2 workers each, loaded by one \
-         generator on its own thread.\n\n{table}"
+         generator on its own thread.\n\n{table}\n{}",
+        syscalls.unwrap_or_default()
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     if filter.is_empty() {
