@@ -67,7 +67,7 @@ fn parse(text: &str, round_trips: u64) -> Option<Count> {
             rows.push((name.to_string(), calls));
         }
     }
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1));
     let per = |calls: u64| calls as f64 / round_trips as f64;
     Some(Count {
         per_round_trip: per(total?),
