@@ -308,19 +308,46 @@ rt_test! {
 
 rt_test! {
     async fn a_shielded_cancel_scope_still_obeys_its_own_deadline() {
-        // Outer cancel at 5 ms; the shielded scope's own deadline (20 ms) stops its
-        // hour-long sleep, so the outer waits for that and no longer.
-        let inner = CancelScope::with_timeout(Duration::from_millis(20));
-        let probe = inner.clone();
+        // The outer scope is cancelled once the shielded scope runs, and the shielded
+        // scope's own deadline is set to 20 ms after that: the deadline, not the outer
+        // cancel, stops its hour-long sleep, and the outer waits for that and no longer.
+        // (With an outer 5 ms timeout racing an inner 20 ms deadline, a wake-up 15 ms
+        // late on a loaded machine let the inner deadline win: the timeout polls its
+        // future first, which then returned, and the outer reported no cancellation.)
+        let outer = CancelScope::new();
+        let inner = CancelScope::new();
+        let (canceller, probe) = (outer.clone(), inner.clone());
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel();
+        let cancel = {
+            let inner = inner.clone();
+            trioxide::spawn(async move {
+                started_rx.await.unwrap();
+                canceller.cancel();
+                let cancelled_at = Instant::now();
+                inner.set_deadline(Some(cancelled_at + Duration::from_millis(20)));
+                cancelled_at
+            })
+        };
         let started = Instant::now();
-        let outer = trioxide::move_on_after(Duration::from_millis(5), async {
-            inner
-                .run_shielded(sleep(Duration::from_secs(3600)))
-                .await
-        })
-        .await;
-        assert_eq!(outer, None);
+        let out = outer
+            .run(async {
+                inner
+                    .run_shielded(async move {
+                        started_tx.send(()).unwrap();
+                        sleep(Duration::from_secs(3600)).await
+                    })
+                    .await
+            })
+            .await;
+        let ended = Instant::now();
+        let cancelled_at = cancel.await.unwrap();
+        assert_eq!(out, None, "the outer scope reports its cancellation");
+        assert!(outer.cancelled_caught());
         assert!(probe.cancelled_caught(), "the scope's own deadline cut the sleep");
+        assert!(
+            ended >= cancelled_at + Duration::from_millis(20),
+            "the shielded sleep outlived the outer cancel until its own deadline"
+        );
         assert!(started.elapsed() < Duration::from_secs(60));
     }
 }
