@@ -66,15 +66,19 @@ fn cleanup_is_cut_off_at_the_grace_deadline() {
         rt.block_on(async {
             let finished = flag();
             let f = finished.clone();
+            let (armed_tx, armed_rx) = trioxide::sync::oneshot::channel();
             let task = trioxide::spawn(async move {
                 let _guard = on_cancel(async move {
                     sleep(Duration::from_secs(3600)).await;
                     f.store(true, Ordering::SeqCst);
                 });
+                armed_tx.send(()).unwrap();
                 std::future::pending::<()>().await
             });
-            trioxide::yield_now().await;
-            sleep(Duration::from_millis(2)).await;
+            // Cancel once the task holds its guard: a task cancelled before its first
+            // poll has no cleanup to run (a worker slow to poll it, on a loaded machine,
+            // made the handle resolve at once and the lower bound below fail).
+            armed_rx.await.unwrap();
             let start = Instant::now();
             task.cancel();
             assert!(task.await.unwrap_err().is_cancelled());
