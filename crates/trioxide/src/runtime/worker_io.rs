@@ -43,12 +43,12 @@ pub(crate) const NEIGHBOUR_CHECK: Duration = Duration::from_millis(10);
 
 /// The longest a worker sleeps in its ring, whatever else: a safety net. Every wake-up
 /// has its path (I/O, an unpark, the timer keeper's deadline). One cancellation test
-/// hung once under heavy CI load with its grace timer never firing: a neighbour's
-/// `dispatch_others` had reaped the timer keeper's unpark just before the keeper
-/// waited (fixed in the io_uring driver, which now keeps such a wake-up for its
-/// waiter; see `a_neighbour_reaping_the_keepers_ring_does_not_lose_its_unpark`). The
-/// net stays because an idle worker that looks around four times a second costs
-/// nothing measurable and would turn a wake-up bug not yet found into a delay.
+/// hung once under heavy CI load: a neighbour's `dispatch_others` had reaped a
+/// worker's unpark (the timer keeper's, or shutdown's) just before that worker waited
+/// (fixed in the io_uring driver, which now keeps such a wake-up for its waiter; see
+/// `a_neighbour_reaping_the_keepers_ring_does_not_lose_its_unpark`). The net stays
+/// because an idle worker that looks around four times a second costs nothing
+/// measurable and would turn a wake-up bug not yet found into a delay.
 pub(crate) const MAX_SLEEP: Duration = Duration::from_millis(250);
 
 /// The rings of a WorkStealing runtime's workers.
