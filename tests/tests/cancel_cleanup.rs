@@ -291,22 +291,40 @@ rt_test! {
 
 rt_test! {
     async fn a_shielded_cancel_scope_finishes_under_an_outer_cancel() {
+        // The outer scope is cancelled while the shielded work runs, and the work goes
+        // on past that (it waits to hear of the cancel, then sleeps): it completes, and
+        // the outer reports its cancellation only after it. (An outer 5 ms timeout around
+        // a 30 ms shielded sleep lost the race when its wake-up came 25 ms late: the
+        // timeout polls its future first, which had finished by then.)
         let finished = Arc::new(AtomicBool::new(false));
         let f = finished.clone();
+        let outer = CancelScope::new();
         let inner = CancelScope::new();
-        let started = Instant::now();
-        let outer = trioxide::move_on_after(Duration::from_millis(5), async {
-            inner
-                .run_shielded(async move {
-                    sleep(Duration::from_millis(30)).await;
-                    f.store(true, Ordering::SeqCst);
-                })
-                .await
-        })
-        .await;
-        assert_eq!(outer, None, "the outer timeout fired");
+        let canceller = outer.clone();
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel();
+        let (cancelled_tx, cancelled_rx) = trioxide::sync::oneshot::channel();
+        let cancel = trioxide::spawn(async move {
+            started_rx.await.unwrap();
+            canceller.cancel();
+            cancelled_tx.send(()).unwrap();
+        });
+        let out = outer
+            .run(async {
+                inner
+                    .run_shielded(async move {
+                        started_tx.send(()).unwrap();
+                        cancelled_rx.await.unwrap();
+                        sleep(Duration::from_millis(5)).await;
+                        f.store(true, Ordering::SeqCst);
+                    })
+                    .await
+            })
+            .await;
+        cancel.await.unwrap();
+        assert_eq!(out, None, "the outer scope reports its cancellation");
+        assert!(outer.cancelled_caught());
         assert!(finished.load(Ordering::SeqCst), "the shielded work completed first");
-        assert!(started.elapsed() >= Duration::from_millis(30));
+        assert!(!inner.cancelled_caught(), "nothing cancelled the shielded scope itself");
     }
 }
 
