@@ -66,15 +66,19 @@ fn cleanup_is_cut_off_at_the_grace_deadline() {
         rt.block_on(async {
             let finished = flag();
             let f = finished.clone();
+            let (armed_tx, armed_rx) = trioxide::sync::oneshot::channel();
             let task = trioxide::spawn(async move {
                 let _guard = on_cancel(async move {
                     sleep(Duration::from_secs(3600)).await;
                     f.store(true, Ordering::SeqCst);
                 });
+                armed_tx.send(()).unwrap();
                 std::future::pending::<()>().await
             });
-            trioxide::yield_now().await;
-            sleep(Duration::from_millis(2)).await;
+            // Cancel once the task holds its guard: a task cancelled before its first
+            // poll has no cleanup to run (a worker slow to poll it, on a loaded machine,
+            // made the handle resolve at once and the lower bound below fail).
+            armed_rx.await.unwrap();
             let start = Instant::now();
             task.cancel();
             assert!(task.await.unwrap_err().is_cancelled());
@@ -287,40 +291,85 @@ rt_test! {
 
 rt_test! {
     async fn a_shielded_cancel_scope_finishes_under_an_outer_cancel() {
+        // The outer scope is cancelled while the shielded work runs, and the work goes
+        // on past that (it waits to hear of the cancel, then sleeps): it completes, and
+        // the outer reports its cancellation only after it. (An outer 5 ms timeout around
+        // a 30 ms shielded sleep lost the race when its wake-up came 25 ms late: the
+        // timeout polls its future first, which had finished by then.)
         let finished = Arc::new(AtomicBool::new(false));
         let f = finished.clone();
+        let outer = CancelScope::new();
         let inner = CancelScope::new();
-        let started = Instant::now();
-        let outer = trioxide::move_on_after(Duration::from_millis(5), async {
-            inner
-                .run_shielded(async move {
-                    sleep(Duration::from_millis(30)).await;
-                    f.store(true, Ordering::SeqCst);
-                })
-                .await
-        })
-        .await;
-        assert_eq!(outer, None, "the outer timeout fired");
+        let canceller = outer.clone();
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel();
+        let (cancelled_tx, cancelled_rx) = trioxide::sync::oneshot::channel();
+        let cancel = trioxide::spawn(async move {
+            started_rx.await.unwrap();
+            canceller.cancel();
+            cancelled_tx.send(()).unwrap();
+        });
+        let out = outer
+            .run(async {
+                inner
+                    .run_shielded(async move {
+                        started_tx.send(()).unwrap();
+                        cancelled_rx.await.unwrap();
+                        sleep(Duration::from_millis(5)).await;
+                        f.store(true, Ordering::SeqCst);
+                    })
+                    .await
+            })
+            .await;
+        cancel.await.unwrap();
+        assert_eq!(out, None, "the outer scope reports its cancellation");
+        assert!(outer.cancelled_caught());
         assert!(finished.load(Ordering::SeqCst), "the shielded work completed first");
-        assert!(started.elapsed() >= Duration::from_millis(30));
+        assert!(!inner.cancelled_caught(), "nothing cancelled the shielded scope itself");
     }
 }
 
 rt_test! {
     async fn a_shielded_cancel_scope_still_obeys_its_own_deadline() {
-        // Outer cancel at 5 ms; the shielded scope's own deadline (20 ms) stops its
-        // hour-long sleep, so the outer waits for that and no longer.
-        let inner = CancelScope::with_timeout(Duration::from_millis(20));
-        let probe = inner.clone();
+        // The outer scope is cancelled once the shielded scope runs, and the shielded
+        // scope's own deadline is set to 20 ms after that: the deadline, not the outer
+        // cancel, stops its hour-long sleep, and the outer waits for that and no longer.
+        // (With an outer 5 ms timeout racing an inner 20 ms deadline, a wake-up 15 ms
+        // late on a loaded machine let the inner deadline win: the timeout polls its
+        // future first, which then returned, and the outer reported no cancellation.)
+        let outer = CancelScope::new();
+        let inner = CancelScope::new();
+        let (canceller, probe) = (outer.clone(), inner.clone());
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel();
+        let cancel = {
+            let inner = inner.clone();
+            trioxide::spawn(async move {
+                started_rx.await.unwrap();
+                canceller.cancel();
+                let cancelled_at = Instant::now();
+                inner.set_deadline(Some(cancelled_at + Duration::from_millis(20)));
+                cancelled_at
+            })
+        };
         let started = Instant::now();
-        let outer = trioxide::move_on_after(Duration::from_millis(5), async {
-            inner
-                .run_shielded(sleep(Duration::from_secs(3600)))
-                .await
-        })
-        .await;
-        assert_eq!(outer, None);
+        let out = outer
+            .run(async {
+                inner
+                    .run_shielded(async move {
+                        started_tx.send(()).unwrap();
+                        sleep(Duration::from_secs(3600)).await
+                    })
+                    .await
+            })
+            .await;
+        let ended = Instant::now();
+        let cancelled_at = cancel.await.unwrap();
+        assert_eq!(out, None, "the outer scope reports its cancellation");
+        assert!(outer.cancelled_caught());
         assert!(probe.cancelled_caught(), "the scope's own deadline cut the sleep");
+        assert!(
+            ended >= cancelled_at + Duration::from_millis(20),
+            "the shielded sleep outlived the outer cancel until its own deadline"
+        );
         assert!(started.elapsed() < Duration::from_secs(60));
     }
 }

@@ -115,11 +115,10 @@ fn nested_spawns_form_a_tree() {
             assert!(line.contains(", age "), "{line}");
             go.set();
             parent.await.unwrap();
-            let after = trioxide::debug::dump();
-            assert!(
-                named(&after, "grandchild").is_none(),
-                "finished tasks leave:\n{after}"
-            );
+            // Finished tasks leave the tree. The grandchild's worker may still be letting
+            // go of it after its handle resolved (it wakes the child first, then drops
+            // its last reference), so on several threads this takes a moment.
+            dump_when(|d| named(d, "grandchild").is_none()).await;
         });
     }
 }

@@ -318,7 +318,18 @@ fn sigpipe_child() {
             let _ = client.write_all_owned(vec![1; 64]).await;
             let (a, b) = UnixStream::pair().unwrap();
             drop(b);
-            assert!((&a).write_all(b"x").await.is_err());
+            // The peer is closed once the kernel lets go of `b`'s file: at once on epoll;
+            // on io_uring when its readiness poll is cancelled, which on a WorkStealing
+            // worker's ring that worker does, a moment after the drop on a loaded
+            // machine. Until then a write lands in the closed socket's buffer.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while (&a).write_all(b"x").await.is_ok() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{name}: writes to a closed peer still succeed after 10 s"
+                );
+                trioxide::time::sleep(Duration::from_millis(1)).await;
+            }
             assert!(write_vectored(&a, &bufs).await.is_err());
         });
         println!("sigpipe-survived {name}");
@@ -330,7 +341,7 @@ fn sigpipe_never_kills_the_process() {
     if std::env::var_os("TRIOXIDE_SIGPIPE_CHILD").is_some() {
         return;
     }
-    let mut out = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .env("TRIOXIDE_SIGPIPE_CHILD", "1")
         .args([
             "--exact",
@@ -342,31 +353,45 @@ fn sigpipe_never_kills_the_process() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // A hang in the child fails this test instead of stalling the whole run.
+    // Read both pipes while the child runs: a child blocked writing to a full pipe (a
+    // panic's backtrace on stderr, say) would otherwise look hung, and its output lost.
+    fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    }
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    // A hang in the child fails this test instead of stalling the whole run. The child
+    // takes well under a second on an idle machine; the limit is for a loaded one.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while out.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if Instant::now() > deadline {
-            let _ = out.kill();
-            let out = out.wait_with_output().unwrap();
+            let _ = child.kill();
+            let _ = child.wait();
             panic!(
-                "the SIGPIPE child hung; its output:\n{}",
-                String::from_utf8_lossy(&out.stdout)
+                "the SIGPIPE child hung; its output:\n{}\n{}",
+                stdout.join().unwrap(),
+                stderr.join().unwrap()
             );
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = out.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     {
         use std::os::unix::process::ExitStatusExt;
         assert_ne!(
-            out.status.signal(),
+            status.signal(),
             Some(libc::SIGPIPE),
             "killed by SIGPIPE after: {stdout}"
         );
     }
-    assert!(out.status.success(), "child failed: {stdout}\n{stderr}");
+    assert!(status.success(), "child failed: {stdout}\n{stderr}");
     assert!(
         stdout.contains("sigpipe-survived current_thread_epoll"),
         "{stdout}"

@@ -68,6 +68,9 @@ pub trait Driver: Send + Sync + 'static {
     /// Collects the events already posted, without submitting anything or waiting, from
     /// a thread that does not own the driver (io_uring: reaps posted completions; other
     /// drivers: nothing, as `wait` is the only way to learn of their events).
+    ///
+    /// An `unpark` whose wake-up this takes stays pending for the owner: its next `wait`
+    /// returns at once. Never concurrent with `wait` (the reactor serialises the two).
     fn reap_posted(&self, events: &mut Vec<Event>) -> io::Result<()> {
         let _ = events;
         Ok(())
@@ -79,6 +82,17 @@ pub trait Driver: Send + Sync + 'static {
     /// queued submissions and completion-based operations.
     fn events_only_from_registrations(&self) -> bool {
         false
+    }
+
+    /// Submits what is queued and collects what is posted, without waiting, from a
+    /// thread that does not own the driver (one taking over for an owner stuck in a
+    /// long poll). Like [`reap_posted`](Driver::reap_posted), it leaves a wake-up it
+    /// takes pending for the owner's next `wait`, and is never concurrent with `wait`.
+    ///
+    /// The default is a zero-timeout `wait`, which may take such a wake-up: drivers that
+    /// other threads flush (io_uring's per-worker rings) override it.
+    fn flush_posted(&self, events: &mut Vec<Event>) -> io::Result<()> {
+        self.wait(events, Some(Duration::ZERO))
     }
 
     /// The backend's name, e.g. `"epoll"`.

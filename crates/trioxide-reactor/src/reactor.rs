@@ -217,7 +217,9 @@ impl Reactor {
     /// Dispatches the events that are already posted — without waiting, submitting or a
     /// system call — unless another thread is turning the reactor now. For a thread that
     /// does not own a per-thread driver (an idle worker looking after a busy worker's
-    /// io_uring ring). Returns what `turn` returns; always 0 on epoll.
+    /// io_uring ring). Returns what `turn` returns; always 0 on epoll. An `unpark` of the
+    /// owner whose wake-up this takes is not lost: the owner's next `turn` returns at
+    /// once.
     pub fn dispatch_posted(&self) -> io::Result<usize> {
         let Ok(events) = self.events.try_lock() else {
             return Ok(0);
@@ -227,14 +229,13 @@ impl Reactor {
 
     /// A non-blocking `turn` (submits what is queued, dispatches what is posted) unless
     /// another thread is turning the reactor now (then 0). For a thread taking over the
-    /// driver of a thread that is stuck.
+    /// driver of a thread that is stuck. Keeps the owner's wake-ups pending for it, as
+    /// [`dispatch_posted`](Self::dispatch_posted) does.
     pub fn try_turn_now(&self) -> io::Result<usize> {
         let Ok(events) = self.events.try_lock() else {
             return Ok(0);
         };
-        self.dispatch(events, |driver, events| {
-            driver.wait(events, Some(Duration::ZERO))
-        })
+        self.dispatch(events, |driver, events| driver.flush_posted(events))
     }
 
     /// Collects events with `collect`, then wakes the tasks they concern.

@@ -250,6 +250,71 @@ mod tests {
         assert_eq!(count.0.load(Ordering::SeqCst), 2);
     }
 
+    /// Steps 1 and 2 of the wake-up protocol (docs/architecture.md, "Timers"): a timer
+    /// armed while a sleeper is recorded asks for a wake-up exactly when it is due before
+    /// the sleeper's recorded wake-up, and never while nobody sleeps.
+    #[test]
+    fn register_asks_to_wake_a_sleeper_only_for_a_sooner_deadline() {
+        let timers = Timers::new();
+        let waker = Waker::noop();
+        let t0 = timers.now();
+        let wake_driver = |deadline| match timers.register(deadline, waker) {
+            Registered::Armed { wake_driver, .. } => wake_driver,
+            Registered::AlreadyDue => panic!("{deadline:?} is not due yet"),
+        };
+        assert!(
+            !wake_driver(t0 + Duration::from_secs(3600)),
+            "nobody sleeps"
+        );
+        // The sleeper's wake-up is the start of the hour-away timer's coarse slot.
+        let until = timers.prepare_park(timers.now()).expect("a timer is armed");
+        assert!(until <= Duration::from_secs(3600));
+        assert!(
+            wake_driver(t0 + Duration::from_millis(30)),
+            "sooner: wake it"
+        );
+        assert!(
+            !wake_driver(t0 + Duration::from_secs(7200)),
+            "later: it wakes first anyway"
+        );
+        timers.finish_park();
+        assert!(
+            !wake_driver(t0 + Duration::from_millis(10)),
+            "the sleeper woke"
+        );
+        // A sleeper with no timer armed has no deadline: any timer asks.
+        let idle = Timers::new();
+        assert_eq!(idle.prepare_park(idle.now()), None);
+        assert!(matches!(
+            idle.register(idle.now() + Duration::from_secs(3600), waker),
+            Registered::Armed {
+                wake_driver: true,
+                ..
+            }
+        ));
+    }
+
+    /// A deadline that passed after the wheel's last advance is still armed and makes
+    /// the next park not wait at all; one at or before that advance is due at once.
+    #[test]
+    fn a_deadline_in_the_past_is_due_at_once_or_makes_the_park_not_wait() {
+        let timers = Timers::new();
+        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        std::thread::sleep(Duration::from_millis(5));
+        let past = timers.now() - Duration::from_millis(2);
+        assert!(
+            matches!(timers.register(past, &waker), Registered::Armed { .. }),
+            "the wheel has not advanced past it yet"
+        );
+        assert_eq!(timers.prepare_park(timers.now()), Some(Duration::ZERO));
+        timers.finish_park();
+        assert_eq!(timers.process(timers.now()), 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(timers.register(past, &waker), Registered::AlreadyDue);
+        assert_eq!(timers.armed(), 0);
+    }
+
     #[test]
     fn a_real_clock_never_jumps() {
         let timers = Timers::new();

@@ -324,3 +324,55 @@ fn owned_ring_wakes_a_blocked_owner_on_unpark() {
         owner.join().unwrap();
     }
 }
+
+/// Waits (at most 10 s) until `reactor` has a completion posted, e.g. the wake-up poll's
+/// after an `unpark` (the kernel posts it from task work, not inside `unpark`).
+fn wait_until_posted(reactor: &trioxide_reactor::Reactor) {
+    let start = std::time::Instant::now();
+    while !reactor.work_waiting() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the unpark's completion was never posted"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// An unpark whose completion another thread reaps is not lost: an idle WorkStealing
+/// worker dispatches a neighbour's posted completions (`dispatch_posted`) or turns a
+/// stuck neighbour's ring (`try_turn_now`) before it sleeps, and so may take the
+/// wake-up meant for that neighbour while it is between deciding to sleep and entering
+/// its wait. The owner's next wait must still return at once (it slept through a timer
+/// keeper's unpark before: a lost timer wake-up).
+#[test]
+fn an_unpark_reaped_by_another_thread_still_wakes_the_owner() {
+    if trioxide_reactor::uring::probe().is_err() {
+        eprintln!("skipping: io_uring unavailable here");
+        return;
+    }
+    let reactor = trioxide_reactor::Reactor::io_uring_owned().unwrap();
+    for take in ["dispatch_posted", "try_turn_now"] {
+        // The owner's first turn submits the ring's wake-up poll from this thread.
+        reactor.turn(Some(Duration::ZERO)).unwrap();
+        reactor.unpark();
+        wait_until_posted(&reactor);
+        std::thread::scope(|s| {
+            s.spawn(|| match take {
+                "dispatch_posted" => reactor.dispatch_posted().unwrap(),
+                _ => reactor.try_turn_now().unwrap(),
+            })
+            .join()
+            .unwrap()
+        });
+        assert!(
+            !reactor.work_waiting(),
+            "{take}: the neighbour reaped the wake-up"
+        );
+        let start = std::time::Instant::now();
+        reactor.turn(Some(Duration::from_secs(30))).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{take}: the owner slept through an unpark that came before its wait"
+        );
+    }
+}

@@ -18,7 +18,12 @@
 //!   nothing sits unsubmitted behind a sleeping waiter.
 //! - **Readiness** (`op/poll.rs`): multishot polls, re-armed when the kernel ends them,
 //!   keyed by descriptor with a generation in `user_data`.
-//! - **Wake-ups**: an eventfd watched by a multishot poll; `unpark` writes to it.
+//! - **Wake-ups**: an eventfd watched by a multishot poll; `unpark` writes to it. Its
+//!   completion belongs to the ring's waiter: when another thread reaps it
+//!   (`reap_posted`, `flush_posted`: a WorkStealing worker looking after a neighbour's
+//!   ring just before that neighbour waits), the driver remembers it
+//!   (`Shared::wake_taken`) and the waiter's next `wait` returns at once instead of
+//!   sleeping through the unpark.
 //! - **Completions** (`slab.rs`, `op/*.rs`): each op's buffer is owned by its slab slot
 //!   until the CQE arrives, even if the future was dropped (then an async cancel is
 //!   submitted and the buffer is freed with the CQE).
@@ -95,6 +100,19 @@ pub(crate) struct Shared {
     /// Whether multishot accept may be used: the kernel is 5.19 or newer, and no
     /// multishot accept was rejected with `EINVAL` yet.
     pub(crate) multishot_accept: AtomicBool,
+    /// A thread other than the waiter reaped the wake-up poll's completion: the unpark it
+    /// carried is still owed to the waiter, whose next `wait` returns at once. Set and
+    /// taken only by reaps and waits, which the reactor serialises (its events lock), so
+    /// the next wait always sees it.
+    wake_taken: AtomicBool,
+}
+
+/// Who reaps the completion queue: the ring's waiter (its own `wait`), or another
+/// thread collecting what is posted for it (`reap_posted`, `flush_posted`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reaper {
+    Waiter,
+    Other,
 }
 
 /// The io_uring backend of the reactor.
@@ -135,6 +153,7 @@ impl UringDriver {
             ops: Mutex::new(OpSlab::default()),
             completed: AtomicU64::new(0),
             multishot_accept: AtomicBool::new(probe::kernel_at_least(5, 19)),
+            wake_taken: AtomicBool::new(false),
         };
         shared.arm_wake()?;
         Ok(UringDriver {
@@ -178,10 +197,13 @@ impl Shared {
     }
 
     /// Reaps every available CQE: readiness into `events`, op completions into wakes.
-    fn reap(&self, events: &mut Vec<Event>) {
+    /// A wake-up reaped `by` another thread than the waiter is kept for the waiter
+    /// (`wake_taken`).
+    fn reap(&self, events: &mut Vec<Event>, by: Reaper) {
         let mut wakers: Vec<Waker> = Vec::new();
         let mut orphans: Vec<Keep> = Vec::new();
         let mut rearm_wake = false;
+        let mut woke = false;
         self.ring
             .reap(|user_data, res, flags| match user_data >> TAG_SHIFT {
                 TAG_OP => {
@@ -210,11 +232,15 @@ impl Shared {
                 TAG_POLL_CANCEL => PollTable::on_cancel_cqe(&self.ring, user_data, res),
                 _ if user_data == WAKE_UD => {
                     self.ring.wake().drain();
+                    woke = true;
                     // -ECANCELED: the thread that submitted the poll exited (see `sys`).
                     rearm_wake |= !cqueue::more(flags) && (res >= 0 || res == -libc::ECANCELED);
                 }
                 _ => {}
             });
+        if woke && by == Reaper::Other {
+            self.wake_taken.store(true, Ordering::Release);
+        }
         if rearm_wake {
             // Fails only if the ring is broken, which the next wait reports.
             let _ = self.arm_wake();
@@ -247,7 +273,7 @@ impl Drop for Shared {
             if self.ring.wait(Some(Duration::from_millis(10))).is_err() {
                 break;
             }
-            self.reap(&mut events);
+            self.reap(&mut events, Reaper::Waiter);
             events.clear();
         }
         let slab = std::mem::take(&mut *lock(&self.ops));
@@ -267,8 +293,13 @@ impl Driver for UringDriver {
     }
 
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
-        self.shared.ring.wait(timeout)?;
-        self.shared.reap(events);
+        // An unpark whose completion another thread reaped was meant for this wait.
+        let owed = self.shared.wake_taken.load(Ordering::Relaxed)
+            && self.shared.wake_taken.swap(false, Ordering::Acquire);
+        self.shared
+            .ring
+            .wait(if owed { Some(Duration::ZERO) } else { timeout })?;
+        self.shared.reap(events, Reaper::Waiter);
         Ok(())
     }
 
@@ -281,7 +312,13 @@ impl Driver for UringDriver {
     }
 
     fn reap_posted(&self, events: &mut Vec<Event>) -> io::Result<()> {
-        self.shared.reap(events);
+        self.shared.reap(events, Reaper::Other);
+        Ok(())
+    }
+
+    fn flush_posted(&self, events: &mut Vec<Event>) -> io::Result<()> {
+        self.shared.ring.wait(Some(Duration::ZERO))?;
+        self.shared.reap(events, Reaper::Other);
         Ok(())
     }
 

@@ -42,10 +42,13 @@ const NO_KEEPER: usize = 0;
 pub(crate) const NEIGHBOUR_CHECK: Duration = Duration::from_millis(10);
 
 /// The longest a worker sleeps in its ring, whatever else: a safety net. Every wake-up
-/// has its path (I/O, an unpark, the timer keeper's deadline), but one cancellation test
-/// was seen to hang once under heavy CI load with its timer never firing and the cause
-/// is not found yet (see the session note); an idle worker that looks around four times
-/// a second costs nothing measurable and turns such a hang into a delay.
+/// has its path (I/O, an unpark, the timer keeper's deadline). One cancellation test
+/// hung once under heavy CI load: a neighbour's `dispatch_others` had reaped a
+/// worker's unpark (the timer keeper's, or shutdown's) just before that worker waited
+/// (fixed in the io_uring driver, which now keeps such a wake-up for its waiter; see
+/// `a_neighbour_reaping_the_keepers_ring_does_not_lose_its_unpark`). The net stays
+/// because an idle worker that looks around four times a second costs nothing
+/// measurable and would turn a wake-up bug not yet found into a delay.
 pub(crate) const MAX_SLEEP: Duration = Duration::from_millis(250);
 
 /// The rings of a WorkStealing runtime's workers.
@@ -195,6 +198,55 @@ mod tests {
             .unwrap();
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
         io.unpark_timer_keeper(); // harmless with no sleeper
+    }
+
+    /// The timer keeper's unpark survives a neighbour that reaps the keeper's ring in the
+    /// moment between the keeper computing its deadline and entering its wait (an idle
+    /// worker's `dispatch_others` takes what is posted on the other rings, wake-ups
+    /// included): the keeper's wait returns at once, so it re-reads the sooner deadline.
+    /// It slept through that unpark before, and the new timer did not fire.
+    #[test]
+    fn a_neighbour_reaping_the_keepers_ring_does_not_lose_its_unpark() {
+        use std::time::{Duration, Instant};
+        let Ok(reactors) = (0..2)
+            .map(|_| Reactor::io_uring_owned())
+            .collect::<std::io::Result<Vec<_>>>()
+        else {
+            eprintln!("skipped: io_uring unavailable");
+            return;
+        };
+        let io = WorkerIo::new(reactors);
+        for stuck in [false, true] {
+            // This thread is worker 1: its first turn submits its ring's wake-up poll.
+            io.reactors[1].turn(Some(Duration::ZERO)).unwrap();
+            assert!(io.try_keep_timers(1));
+            // Worker 1 is about to wait (`stuck`: it looks awake and has not turned
+            // since worker 0 last looked, so worker 0 also submits for it).
+            io.set_asleep(1, !stuck);
+            let mut seen = vec![u64::MAX, if stuck { 0 } else { u64::MAX }];
+            io.unpark_timer_keeper(); // a timer sooner than its deadline was armed
+            let start = Instant::now();
+            while !io.reactors[1].work_waiting() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "no wake-up posted"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // Worker 0 goes idle and looks after worker 1's ring first.
+            std::thread::scope(|s| s.spawn(|| io.dispatch_others(0, &mut seen)).join()).unwrap();
+            assert!(
+                !io.reactors[1].work_waiting(),
+                "worker 0 took worker 1's wake-up"
+            );
+            let start = Instant::now();
+            io.reactors[1].turn(Some(Duration::from_secs(30))).unwrap();
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "stuck = {stuck}: the keeper slept through its unpark"
+            );
+            io.release_timers(1);
+        }
     }
 
     #[test]
