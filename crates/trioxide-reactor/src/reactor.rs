@@ -392,19 +392,9 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-        mut op: impl FnMut() -> io::Result<R>,
+        op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        loop {
-            let event = match self.poll_ready(cx, direction) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
-                other => return Poll::Ready(other),
-            }
-        }
+        self.poll_io_until_drained(cx, direction, op, |_| false)
     }
 
     /// [`poll_io`](Self::poll_io) for one read or write of `len` bytes on a stream
@@ -420,8 +410,20 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
         len: usize,
-        mut op: impl FnMut() -> io::Result<usize>,
+        op: impl FnMut() -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        self.poll_io_until_drained(cx, direction, op, |&n| 0 < n && n < len)
+    }
+
+    /// The loop of `poll_io`: also clears the readiness after a success that `drained`
+    /// says left nothing to do until the next event.
+    fn poll_io_until_drained<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
         loop {
             let event = match self.poll_ready(cx, direction) {
                 Poll::Ready(Ok(ev)) => ev,
@@ -429,11 +431,11 @@ impl Registration {
                 Poll::Pending => return Poll::Pending,
             };
             match op() {
-                Ok(n) => {
-                    if 0 < n && n < len {
+                Ok(done) => {
+                    if drained(&done) {
                         self.clear_readiness(event);
                     }
-                    return Poll::Ready(Ok(n));
+                    return Poll::Ready(Ok(done));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
                 Err(e) => return Poll::Ready(Err(e)),

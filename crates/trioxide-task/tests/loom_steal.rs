@@ -10,14 +10,26 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use trioxide_task::{LocalExecutor, ThreadPark, WorkStealing, WorkStealingConfig};
 
 fn pool() -> WorkStealing {
+    pool_of(1)
+}
+
+fn pool_of(workers: usize) -> WorkStealing {
     WorkStealing::new(
         WorkStealingConfig {
-            workers: 1,
+            workers,
             ..Default::default()
         },
         Box::new(ThreadPark::new()),
     )
     .unwrap()
+}
+
+/// A two-worker model with at most one preemption: two workers and the main thread make
+/// a large state space, so the bound stays small whatever the environment asks for.
+fn check_two_workers(f: impl Fn(WorkStealing) + Sync + Send + 'static) {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(move || f(pool_of(2)));
 }
 
 #[test]
@@ -64,19 +76,7 @@ fn local_spawns_overflowing_into_the_injector_all_run_once() {
         eprintln!("skipped: set TRIOXIDE_LOOM_THOROUGH=1 (cargo xtask loom does)");
         return;
     }
-    let mut model = loom::model::Builder::new();
-    // Two workers and the main thread make a large state space: keep the bound small
-    // whatever the environment asks for, so the model stays within the CI budget.
-    model.preemption_bound = Some(1);
-    model.check(|| {
-        let pool = WorkStealing::new(
-            WorkStealingConfig {
-                workers: 2,
-                ..Default::default()
-            },
-            Box::new(ThreadPark::new()),
-        )
-        .unwrap();
+    check_two_workers(|pool| {
         let ran = Arc::new(AtomicUsize::new(0));
         let (r, spawner) = (ran.clone(), pool.spawner());
         let root = pool.spawn(async move {
@@ -106,17 +106,7 @@ fn local_spawns_overflowing_into_the_injector_all_run_once() {
 /// exactly once.
 #[test]
 fn a_woken_task_in_the_lifo_slot_runs_once_whoever_takes_it() {
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(1);
-    model.check(|| {
-        let pool = WorkStealing::new(
-            WorkStealingConfig {
-                workers: 2,
-                ..Default::default()
-            },
-            Box::new(ThreadPark::new()),
-        )
-        .unwrap();
+    check_two_workers(|pool| {
         let ran = Arc::new(AtomicUsize::new(0));
         let (r, spawner) = (ran.clone(), pool.spawner());
         let root = pool.spawn(async move {
