@@ -20,6 +20,9 @@ rt_test! {
         let (mut ours, theirs) = UnixStream::pair().unwrap();
         let cleaned = flag();
         let c = cleaned.clone();
+        // Cancel once the guard is in place: before the task's first poll there is no
+        // cleanup to run (a loaded machine may not have polled it after a short sleep).
+        let (armed_tx, armed) = trioxide::sync::oneshot::channel();
         let task = trioxide::spawn(async move {
             let mut theirs = theirs;
             let _guard = on_cancel(async move {
@@ -27,9 +30,10 @@ rt_test! {
                 theirs.write_all(b"bye").await.unwrap(); // cleanup does real I/O
                 c.store(true, Ordering::SeqCst);
             });
+            let _ = armed_tx.send(());
             std::future::pending::<()>().await
         });
-        sleep(Duration::from_millis(5)).await;
+        armed.await.unwrap();
         task.cancel();
         let result = task.await;
         assert!(result.unwrap_err().is_cancelled());

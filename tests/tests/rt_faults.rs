@@ -28,11 +28,15 @@ rt_test! {
 
 rt_test! {
     async fn a_panic_in_drop_during_cancellation_is_reported() {
-        let task = trioxide::spawn(async {
+        // Cancel only once the task holds its bomb: cancelled before its first poll (a
+        // loaded machine), it would have nothing to drop.
+        let (armed_tx, armed) = trioxide::sync::oneshot::channel();
+        let task = trioxide::spawn(async move {
             let _bomb = PanicOnDrop;
+            let _ = armed_tx.send(());
             trioxide::time::sleep(Duration::from_secs(3600)).await;
         });
-        trioxide::time::sleep(Duration::from_millis(2)).await;
+        armed.await.unwrap();
         task.cancel();
         let err = task.await.unwrap_err();
         assert!(err.is_panic(), "{err:?}");
