@@ -2,8 +2,9 @@
 //! Every socket type wraps one; its `poll_*_with` helpers spend coop budget, wait for
 //! readiness and retry the std call after `WouldBlock`.
 
+use super::sys;
 use crate::runtime::Handle;
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 use trioxide_reactor::{Direction, Registration};
@@ -57,6 +58,33 @@ impl<T: AsRawFd> PollFd<T> {
         }
         self.registration
             .poll_io_stream(cx, direction, len, || op(&self.io))
+    }
+
+    /// One `send` (with `MSG_NOSIGNAL`) on a stream socket once it is writable; a short
+    /// send clears the readiness.
+    pub(crate) fn poll_stream_send(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_stream_with(cx, Direction::Write, buf.len(), |s| {
+            sys::send_nosignal(s.as_raw_fd(), buf)
+        })
+    }
+
+    /// One vectored `send` on a stream socket once it is writable. Short is compared with
+    /// the slices one call takes (`sys::sendable_slices`), so a cut at `IOV_MAX` is not
+    /// taken for a full buffer.
+    pub(crate) fn poll_stream_send_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let bufs = sys::sendable_slices(bufs);
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.poll_stream_with(cx, Direction::Write, len, |s| {
+            sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
+        })
     }
 
     /// Waits until `direction` is ready (without doing any I/O).

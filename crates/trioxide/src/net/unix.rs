@@ -102,10 +102,7 @@ impl UnixStream {
     }
 
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_stream_with(cx, Direction::Write, buf.len(), |s| {
-                super::sys::send_nosignal(s.as_raw_fd(), buf)
-            })
+        self.io.poll_stream_send(cx, buf)
     }
 
     fn poll_write_vectored_ref(
@@ -113,11 +110,7 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let bufs = super::sys::sendable_slices(bufs);
-        let len = bufs.iter().map(|b| b.len()).sum();
-        self.io.poll_stream_with(cx, Direction::Write, len, |s| {
-            super::sys::send_vectored_nosignal(s.as_raw_fd(), bufs)
-        })
+        self.io.poll_stream_send_vectored(cx, bufs)
     }
 
     fn poll_close_ref(&self) -> Poll<io::Result<()>> {
