@@ -114,13 +114,8 @@ impl Runtime {
             user.on_thread_start.clone(),
             user.on_thread_stop.clone(),
         );
-        let driver = park::ReactorPark {
-            reactor: reactor.clone(),
-            timers: timers.clone(),
-            blocking: Some(blocking.clone()),
-            keeper: None,
-            neighbour_turns: Vec::new(),
-        };
+        let driver =
+            park::ReactorPark::new(reactor.clone(), timers.clone(), Some(blocking.clone()));
         let debug_log = builder.debug.then(|| crate::debug::hooks::DebugLog {
             slow_poll: builder.slow_poll_threshold,
             sink: builder
@@ -182,13 +177,12 @@ impl Runtime {
                     Some(io) => {
                         let drivers = (0..workers)
                             .map(|index| {
-                                Box::new(park::ReactorPark {
-                                    reactor: io.reactors[index].clone(),
-                                    timers: timers.clone(),
-                                    blocking: Some(blocking.clone()),
-                                    keeper: Some((io.clone(), index)),
-                                    neighbour_turns: vec![u64::MAX; workers],
-                                })
+                                Box::new(park::ReactorPark::for_worker(
+                                    io,
+                                    index,
+                                    timers.clone(),
+                                    Some(blocking.clone()),
+                                ))
                                     as Box<dyn trioxide_task::Park + Send>
                             })
                             .collect();

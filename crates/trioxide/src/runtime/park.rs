@@ -30,15 +30,21 @@ use trioxide_task::{BlockingPool, Park, Unpark};
 
 /// Parks a scheduler thread in the reactor.
 pub(crate) struct ReactorPark {
-    pub(crate) reactor: Arc<Reactor>,
-    pub(crate) timers: Arc<Timers>,
+    reactor: Arc<Reactor>,
+    timers: Arc<Timers>,
     /// The runtime's blocking pool: its pending jobs hold back autojumps.
-    pub(crate) blocking: Option<BlockingPool>,
-    /// With a ring per worker (`worker_io`): the rings and this worker's index. Only the
-    /// worker that is the timers' keeper sleeps with their deadline.
-    pub(crate) keeper: Option<(Arc<WorkerIo>, usize)>,
-    /// Each neighbour's ring-turn count at this worker's last look (`worker_io`).
-    pub(crate) neighbour_turns: Vec<u64>,
+    blocking: Option<BlockingPool>,
+    /// With a ring per worker (`worker_io`): this worker's place among the rings. Only
+    /// the worker that is the timers' keeper sleeps with their deadline.
+    ring: Option<WorkerRing>,
+}
+
+/// A WorkStealing worker's place among the rings of `worker_io`.
+struct WorkerRing {
+    io: Arc<WorkerIo>,
+    index: usize,
+    /// Each neighbour's ring-turn count at this worker's last look.
+    neighbour_turns: Vec<u64>,
 }
 
 /// The shorter of two optional waits (`None`: no limit).
@@ -62,6 +68,38 @@ impl Unpark for ReactorUnpark {
 }
 
 impl ReactorPark {
+    /// Parks in `reactor`, firing `timers`; `blocking` is the runtime's pool (if it has
+    /// one here), whose pending jobs hold back autojumps.
+    pub(crate) fn new(
+        reactor: Arc<Reactor>,
+        timers: Arc<Timers>,
+        blocking: Option<BlockingPool>,
+    ) -> ReactorPark {
+        ReactorPark {
+            reactor,
+            timers,
+            blocking,
+            ring: None,
+        }
+    }
+
+    /// Parks worker `index` of a runtime with a ring per worker in that worker's ring.
+    pub(crate) fn for_worker(
+        io: &Arc<WorkerIo>,
+        index: usize,
+        timers: Arc<Timers>,
+        blocking: Option<BlockingPool>,
+    ) -> ReactorPark {
+        ReactorPark {
+            ring: Some(WorkerRing {
+                io: io.clone(),
+                index,
+                neighbour_turns: vec![u64::MAX; io.reactors.len()],
+            }),
+            ..Self::new(io.reactors[index].clone(), timers, blocking)
+        }
+    }
+
     fn turn(&self, wait: Option<Duration>) -> usize {
         match self.reactor.turn(wait) {
             Ok(n) => n,
@@ -74,14 +112,23 @@ impl ReactorPark {
         }
     }
 
-    /// Parks worker `index` of a runtime with a ring per worker (`worker_io`): first takes
-    /// over what busy neighbours' rings posted; else sleeps in its own ring — with the
-    /// timers' deadline if it becomes their keeper, and no longer than
-    /// `NEIGHBOUR_CHECK` while a neighbour is awake.
-    fn park_worker(&mut self, io: &WorkerIo, index: usize, timeout: Option<Duration>) {
-        if io.dispatch_others(index, &mut self.neighbour_turns) > 0 {
+    /// Parks a worker of a runtime with a ring per worker (`worker_io`): first takes over
+    /// what busy neighbours' rings posted; else sleeps in its own ring — with the timers'
+    /// deadline if it becomes their keeper, and no longer than `NEIGHBOUR_CHECK` while a
+    /// neighbour is awake.
+    fn park_worker(&mut self, timeout: Option<Duration>) {
+        let Some(ring) = &mut self.ring else { return };
+        if ring
+            .io
+            .dispatch_others(ring.index, &mut ring.neighbour_turns)
+            > 0
+        {
             return; // run the tasks those events woke first
         }
+        let Some(WorkerRing { io, index, .. }) = &self.ring else {
+            return;
+        };
+        let index = *index;
         let timeout = earliest(timeout, Some(io.set_asleep(index, true)));
         if io.try_keep_timers(index) {
             self.park_with_timers(timeout);
@@ -124,13 +171,13 @@ impl ReactorPark {
 
 impl Park for ReactorPark {
     fn park(&mut self, timeout: Option<Duration>) {
-        if let Some((io, index)) = &self.keeper {
-            io.count_turn(*index);
+        if let Some(ring) = &self.ring {
+            ring.io.count_turn(ring.index);
         }
         if timeout.is_some_and(|t| t.is_zero()) {
             self.turn(timeout);
-        } else if let Some((io, index)) = self.keeper.clone() {
-            self.park_worker(&io, index, timeout);
+        } else if self.ring.is_some() {
+            self.park_worker(timeout);
         } else {
             self.park_with_timers(timeout);
         }

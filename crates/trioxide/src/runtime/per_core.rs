@@ -78,13 +78,7 @@ pub(crate) fn start(
                     }
                 };
                 let timers = Timers::new();
-                let park = ReactorPark {
-                    reactor: reactor.clone(),
-                    timers: timers.clone(),
-                    blocking: None,
-                    keeper: None,
-                    neighbour_turns: Vec::new(),
-                };
+                let park = ReactorPark::new(reactor.clone(), timers.clone(), None);
                 let executor = super::local_executor(park, &hooks);
                 let parts = (executor.spawner(), reactor.clone(), timers.clone());
                 if ready_tx.send(Ok(parts)).is_err() {
