@@ -28,8 +28,9 @@ impl UringOps {
         self.recv_inner(fd, buf, flags, 0)
     }
 
-    /// [`recv`](Self::recv) for a socket believed drained (the last receive came back
-    /// short): the kernel waits for data first (`IORING_RECVSEND_POLL_FIRST`) instead of
+    /// [`recv`](Self::recv) for a socket believed to have no data now (the last receive
+    /// came back short, or the caller just sent a request and awaits the answer): the
+    /// kernel waits for data first (`IORING_RECVSEND_POLL_FIRST`) instead of
     /// first trying a receive that would fail and then waiting. If data is there after
     /// all, the wait ends at once; only the guess's cost changes, not the result.
     pub fn recv_after_drain(&self, fd: RawFd, buf: Vec<u8>) -> Op<BufResult> {
