@@ -84,6 +84,18 @@ pub trait Driver: Send + Sync + 'static {
         false
     }
 
+    /// Whether the reactor should register a descriptor only when a task first waits for
+    /// its readiness, instead of at once. For io_uring (`true`): its readiness is a
+    /// multishot poll that posts a completion on every wake-up of the socket, which a
+    /// socket used only with completion-based operations (owned-buffer reads and writes)
+    /// would pay for on every message without using. A poll armed later reports the
+    /// readiness the descriptor already has, so no event is lost. epoll (`false`) reports
+    /// nothing for an idle registration, and registering early keeps `epoll_ctl` off the
+    /// first read's path.
+    fn registers_on_first_wait(&self) -> bool {
+        false
+    }
+
     /// Submits what is queued and collects what is posted, without waiting, from a
     /// thread that does not own the driver (one taking over for an owner stuck in a
     /// long poll). Like [`reap_posted`](Driver::reap_posted), it leaves a wake-up it

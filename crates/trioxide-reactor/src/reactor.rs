@@ -6,6 +6,12 @@
 //! saw — but only if no newer event arrived meanwhile (the tick must still match), so a
 //! wake-up is never lost between the failed call and the clear. Tokens are slab index plus
 //! a generation, so a late event for a closed descriptor cannot reach its successor.
+//!
+//! On a driver that [registers on first wait](Driver::registers_on_first_wait)
+//! (io_uring), `register` only reserves the token; the descriptor reaches the driver when
+//! `poll_ready` is first about to return `Pending`, after the waker is stored, so the
+//! armed poll's first report (the readiness the descriptor already has) finds it. A
+//! socket used only with completion-based operations is never polled.
 
 use crate::driver::{Driver, Event, Interest, ready};
 use crate::epoll::EpollDriver;
@@ -169,7 +175,8 @@ impl Reactor {
             slot.io = Some(io.clone());
             (u64::from(slot.generation) << 32) | index as u64
         };
-        if let Err(err) = self.driver.register(fd, token, Interest::Both) {
+        let deferred = self.driver.registers_on_first_wait();
+        if !deferred && let Err(err) = self.driver.register(fd, token, Interest::Both) {
             self.release_token(token);
             return Err(err);
         }
@@ -178,6 +185,7 @@ impl Reactor {
             io,
             token,
             fd,
+            in_driver: AtomicBool::new(!deferred),
         })
     }
 
@@ -331,6 +339,9 @@ pub struct Registration {
     io: Arc<ScheduledIo>,
     token: u64,
     fd: RawFd,
+    /// Whether the driver watches `fd` yet (see the module docs: some drivers are told
+    /// only when a task first waits).
+    in_driver: AtomicBool,
 }
 
 impl Registration {
@@ -353,9 +364,55 @@ impl Registration {
         }
         drop(waiters);
         // An event may have arrived before the waker was stored.
-        match self.ready_now(direction)? {
-            Some(ev) => Poll::Ready(Ok(ev)),
-            None => Poll::Pending,
+        if let Some(ev) = self.ready_now(direction)? {
+            return Poll::Ready(Ok(ev));
+        }
+        // The waker is stored: now the driver may report, and its first report finds it.
+        self.enter_driver()?;
+        Poll::Pending
+    }
+
+    /// Hands `fd` to the driver if that was deferred until a task waits.
+    fn enter_driver(&self) -> io::Result<()> {
+        if self.in_driver.load(Ordering::Acquire) || self.in_driver.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let registered = self
+            .reactor
+            .driver
+            .register(self.fd, self.token, Interest::Both);
+        if registered.is_err() {
+            // Let a later wait try again; tasks that saw the flag set meanwhile and went
+            // to sleep are woken to do so, rather than wait for a poll that never came.
+            self.in_driver.store(false, Ordering::Release);
+            let mut waiters = self.io.waiters.lock().unwrap();
+            let mut woken = std::mem::take(&mut waiters.readers);
+            woken.append(&mut waiters.writers);
+            drop(waiters);
+            crate::wake::wake_all(woken);
+        }
+        registered
+    }
+
+    /// Tells a driver that [registers on first wait](Driver::registers_on_first_wait) to
+    /// stop watching the descriptor while no task waits for its readiness — for a
+    /// descriptor now used with completion-based operations (a socket that waited once
+    /// for its `connect`, then reads and writes with owned buffers). The next wait hands
+    /// it to the driver again. Cheap when there is nothing to do (one load).
+    pub fn leave_driver_while_unwatched(&self) {
+        if !self.in_driver.load(Ordering::Acquire) || !self.reactor.driver.registers_on_first_wait()
+        {
+            return;
+        }
+        // Under the waiters' lock: a waiter stored before this sees no watch and enters
+        // the driver again after storing its waker (`poll_ready`); one stored before it
+        // keeps the watch.
+        let waiters = self.io.waiters.lock().unwrap();
+        if waiters.readers.is_empty()
+            && waiters.writers.is_empty()
+            && self.in_driver.swap(false, Ordering::AcqRel)
+        {
+            let _ = self.reactor.driver.deregister(self.fd);
         }
     }
 
@@ -457,7 +514,9 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         // The descriptor is still open here (its owner closes it after this drop).
-        let _ = self.reactor.driver.deregister(self.fd);
+        if self.in_driver.load(Ordering::Acquire) {
+            let _ = self.reactor.driver.deregister(self.fd);
+        }
         self.reactor.release_token(self.token);
     }
 }

@@ -376,3 +376,61 @@ fn an_unpark_reaped_by_another_thread_still_wakes_the_owner() {
         );
     }
 }
+
+/// The ring polls a descriptor only while a task may wait for it: `register` alone
+/// submits nothing, the first pending `poll_ready` arms the poll (which then reports the
+/// readiness the socket already had), and `leave_driver_while_unwatched` stops it, so
+/// data that arrives meanwhile posts no completion — until the next wait arms it again.
+#[test]
+fn the_ring_polls_a_descriptor_only_while_a_task_may_wait_for_it() {
+    let Some(reactor) =
+        uring_reactor_or_skip("the_ring_polls_a_descriptor_only_while_a_task_may_wait_for_it")
+    else {
+        return;
+    };
+    let (mut a, b) = UnixStream::pair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let submitted = || reactor.driver_stats().submitted;
+    let before = submitted();
+    let reg = reactor.register(b.as_raw_fd()).unwrap();
+    reactor.turn(Some(Duration::ZERO)).unwrap();
+    assert_eq!(
+        submitted(),
+        before,
+        "registering alone must not submit a poll"
+    );
+
+    // Data already there when the first wait arms the poll: it is reported.
+    a.write_all(b"early").unwrap();
+    let ev = block_on(&reactor, poll_fn(|cx| reg.poll_ready(cx, Direction::Read))).unwrap();
+    assert_ne!(ev.ready & ready::READABLE, 0);
+    assert_eq!(submitted(), before + 1, "one poll armed");
+    let mut buf = [0; 16];
+    assert_eq!((&b).read(&mut buf).unwrap(), 5);
+    reg.clear_readiness(ev);
+
+    // Unwatched: the poll is cancelled and new data leaves the readiness unset.
+    reg.leave_driver_while_unwatched();
+    assert_eq!(submitted(), before + 2, "one cancel");
+    a.write_all(b"later").unwrap();
+    for _ in 0..3 {
+        reactor.turn(Some(Duration::from_millis(5))).unwrap();
+    }
+    let waker = std::task::Waker::from(ThreadWaker::new());
+    let mut cx = std::task::Context::from_waker(&waker);
+    // The wait re-arms, and the new poll reports the data that arrived unwatched.
+    assert!(reg.poll_ready(&mut cx, Direction::Read).is_pending());
+    let ev = block_on(&reactor, poll_fn(|cx| reg.poll_ready(cx, Direction::Read))).unwrap();
+    assert_ne!(ev.ready & ready::READABLE, 0);
+    assert_eq!((&b).read(&mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"later");
+
+    // A waiting task keeps the watch.
+    reg.clear_readiness(ev);
+    assert!(reg.poll_ready(&mut cx, Direction::Read).is_pending());
+    let armed = submitted();
+    reg.leave_driver_while_unwatched();
+    assert_eq!(submitted(), armed, "a waiter keeps the poll");
+    a.write_all(b"x").unwrap();
+    block_on(&reactor, poll_fn(|cx| reg.poll_ready(cx, Direction::Read))).unwrap();
+}

@@ -292,6 +292,10 @@ impl Driver for UringDriver {
         lock(&self.shared.polls).deregister(&self.shared.ring, fd)
     }
 
+    fn registers_on_first_wait(&self) -> bool {
+        true
+    }
+
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
         // An unpark whose completion another thread reaped was meant for this wait.
         let owed = self.shared.wake_taken.load(Ordering::Relaxed)

@@ -99,8 +99,14 @@ impl<T: AsRawFd> PollFd<T> {
     /// The io_uring operations to submit this descriptor's operations through, when its
     /// reactor runs on io_uring: its own ring, or on a WorkStealing worker the worker's
     /// own ring (`context::local_uring_ops`).
+    ///
+    /// A descriptor used this way no longer needs its readiness watched: while no task
+    /// waits for it, the ring stops polling it (one cancel, once), so that each message
+    /// does not also post a poll completion.
     pub(crate) fn uring_ops(&self) -> Option<trioxide_reactor::uring::UringOps> {
-        crate::runtime::local_uring_ops(self.registration.reactor())
+        let ops = crate::runtime::local_uring_ops(self.registration.reactor())?;
+        self.registration.leave_driver_while_unwatched();
+        Some(ops)
     }
 
     pub(crate) async fn with<R>(
