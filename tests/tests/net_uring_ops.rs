@@ -149,7 +149,7 @@ rt_test! {
                 TcpStream::connect_timeout(&addr, Duration::from_secs(3600)),
             )
             .await;
-            assert!(gave_up.is_none(), "a silent listener never completes a connect");
+            assert!(gave_up.is_none(), "a silent listener never completes a connect: {:?}", gave_up.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string())));
         }
     }
 }

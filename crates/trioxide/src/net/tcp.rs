@@ -244,9 +244,25 @@ impl TcpStream {
         };
         let fd = sys::socket(addr, libc::SOCK_STREAM)?;
         let stream = Self::from_registered(std::net::TcpStream::from(fd))?;
-        ops.connect_timeout(stream.as_raw_fd(), *addr, timeout)
-            .await?;
-        Ok(stream)
+        let start = std::time::Instant::now();
+        match ops
+            .connect_timeout(stream.as_raw_fd(), *addr, timeout)
+            .await
+        {
+            Ok(()) => Ok(stream),
+            // The kernel retries a pending connect op when the socket's wait queue wakes,
+            // and a wake-up that comes before the handshake is done (seen under load)
+            // makes that retry fail with EALREADY: the connect is still in progress.
+            // Wait for it the poll-based way, in the time that is left.
+            Err(e) if e.raw_os_error() == Some(libc::EALREADY) => {
+                let left = timeout.saturating_sub(start.elapsed());
+                match crate::time::timeout(left, stream.connected()).await {
+                    Ok(res) => res.map(|()| stream),
+                    Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn connect_addr(addr: &SocketAddr) -> io::Result<TcpStream> {
@@ -254,12 +270,19 @@ impl TcpStream {
         let done = sys::connect(fd.as_raw_fd(), addr)?;
         let stream = Self::from_registered(std::net::TcpStream::from(fd))?;
         if !done {
-            std::future::poll_fn(|cx| stream.io.poll_ready(cx, Direction::Write)).await?;
-            if let Some(err) = sys::take_error(stream.io.get_ref())? {
-                return Err(err);
-            }
+            stream.connected().await?;
         }
         Ok(stream)
+    }
+
+    /// Waits for a non-blocking connect in progress to finish: writable, then the
+    /// socket's pending error, if any, is the connect's.
+    async fn connected(&self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await?;
+        match sys::take_error(self.io.get_ref())? {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     fn from_registered(stream: std::net::TcpStream) -> io::Result<TcpStream> {
