@@ -149,7 +149,11 @@ rt_test! {
                 TcpStream::connect_timeout(&addr, Duration::from_secs(3600)),
             )
             .await;
-            assert!(gave_up.is_none(), "a silent listener never completes a connect: {:?}", gave_up.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string())));
+            let what = gave_up.map(|r| r.map(|_| ()).map_err(|e| e.to_string()));
+            assert!(
+                what.is_none(),
+                "a silent listener never completes a connect: {what:?}"
+            );
         }
     }
 }
