@@ -404,9 +404,9 @@ impl Registration {
         {
             return;
         }
-        // Under the waiters' lock: a waiter stored before this sees no watch and enters
-        // the driver again after storing its waker (`poll_ready`); one stored before it
-        // keeps the watch.
+        // Under the waiters' lock: a waiter stored before this keeps the watch; one
+        // stored after it finds the flag cleared and hands the descriptor to the driver
+        // again once its waker is stored (`poll_ready`).
         let waiters = self.io.waiters.lock().unwrap();
         if waiters.readers.is_empty()
             && waiters.writers.is_empty()

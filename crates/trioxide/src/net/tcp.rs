@@ -214,6 +214,16 @@ pub struct TcpStream {
     drained: AtomicBool,
 }
 
+/// Runs a connect step for at most `timeout`, failing with `ErrorKind::TimedOut` after.
+async fn connect_within<T>(
+    timeout: Duration,
+    step: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    crate::time::timeout(timeout, step)
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))
+}
+
 impl TcpStream {
     /// Connects to the first of `addr`'s addresses that accepts.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
@@ -230,17 +240,15 @@ impl TcpStream {
     /// Connects to `addr`, giving up with `ErrorKind::TimedOut` after `timeout`.
     ///
     /// On io_uring the connect is one SQE linked to an `IORING_OP_LINK_TIMEOUT`: the
-    /// kernel cancels it at the deadline, no timer of ours is involved. On epoll it is the
-    /// readiness-based connect under [`time::timeout`](crate::time::timeout).
+    /// kernel cancels it at the deadline, no timer of ours is involved (should the kernel
+    /// report the connect still in progress, the rest of the wait is readiness-based). On
+    /// epoll it is the readiness-based connect under [`time::timeout`](crate::time::timeout).
     pub async fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         let Some(ops) = Handle::try_current()
             .ok()
             .and_then(|h| h.reactor().uring_ops().cloned())
         else {
-            return match crate::time::timeout(timeout, Self::connect_addr(addr)).await {
-                Ok(res) => res,
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
-            };
+            return connect_within(timeout, Self::connect_addr(addr)).await;
         };
         let fd = sys::socket(addr, libc::SOCK_STREAM)?;
         let stream = Self::from_registered(std::net::TcpStream::from(fd))?;
@@ -256,10 +264,8 @@ impl TcpStream {
             // Wait for it the poll-based way, in the time that is left.
             Err(e) if e.raw_os_error() == Some(libc::EALREADY) => {
                 let left = timeout.saturating_sub(start.elapsed());
-                match crate::time::timeout(left, stream.connected()).await {
-                    Ok(res) => res.map(|()| stream),
-                    Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
-                }
+                connect_within(left, stream.connected()).await?;
+                Ok(stream)
             }
             Err(e) => Err(e),
         }
