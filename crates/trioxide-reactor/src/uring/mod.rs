@@ -62,7 +62,6 @@ use op::poll::{PollTable, poll_add, poll_mask, push_plain};
 use slab::{Keep, OpSlab};
 use std::io;
 use std::os::fd::RawFd;
-use std::task::Waker;
 use std::time::{Duration, Instant};
 use sys::{Ring, lock};
 
@@ -200,33 +199,39 @@ impl Shared {
     /// A wake-up reaped `by` another thread than the waiter is kept for the waiter
     /// (`wake_taken`).
     fn reap(&self, events: &mut Vec<Event>, by: Reaper) {
-        let mut wakers: Vec<Waker> = Vec::new();
+        let mut wakers = scratch::take();
         let mut orphans: Vec<Keep> = Vec::new();
+        let mut orphan_fds: Vec<i32> = Vec::new();
         let mut rearm_wake = false;
         let mut woke = false;
-        self.ring
-            .reap(|user_data, res, flags| match user_data >> TAG_SHIFT {
+        let mut completed = 0u64;
+        // Held across a run of op completions (one lock per batch, not per CQE), and
+        // released before any other kind is handled, which takes other locks.
+        let mut slab = None;
+        self.ring.reap(|user_data, res, flags| {
+            if user_data >> TAG_SHIFT != TAG_OP {
+                slab = None;
+            }
+            match user_data >> TAG_SHIFT {
                 TAG_OP => {
-                    self.completed.fetch_add(1, Ordering::Relaxed);
-                    let mut slab = lock(&self.ops);
+                    completed += 1;
+                    let slab = slab.get_or_insert_with(|| lock(&self.ops));
                     let mut released = slab.complete(user_data, res, cqueue::more(flags));
                     if let Some(entry) = released.resubmit.take() {
-                        // Pushed under the slab lock, so a concurrent drop's async cancel is
-                        // queued after the resubmitted SQE and finds it.
-                        // SAFETY: the slot `user_data` still owns the keep-alive `entry` points
-                        // into (it was submitted with it and has not completed), rule 3.
+                        // Pushed under the slab lock, so a concurrent drop's async cancel
+                        // is queued after the resubmitted SQE and finds it.
+                        // SAFETY: the slot `user_data` still owns the keep-alive `entry`
+                        // points into (it was submitted with it and has not completed),
+                        // rule 3.
                         match unsafe { self.ring.push(&entry) } {
                             Ok(()) => return,
                             Err(e) => released = slab.complete(user_data, neg_errno(&e), false),
                         }
                     }
-                    drop(slab);
                     wakers.extend(released.waker);
-                    wakers.extend(released.wakers);
+                    wakers.append(&mut released.wakers);
                     orphans.extend(released.orphan);
-                    if let Some(fd) = released.orphan_fd {
-                        slab::close_orphan_fd(fd);
-                    }
+                    orphan_fds.extend(released.orphan_fd);
                 }
                 TAG_POLL => lock(&self.polls).on_cqe(&self.ring, user_data, res, flags, events),
                 TAG_POLL_CANCEL => PollTable::on_cancel_cqe(&self.ring, user_data, res),
@@ -237,7 +242,12 @@ impl Shared {
                     rearm_wake |= !cqueue::more(flags) && (res >= 0 || res == -libc::ECANCELED);
                 }
                 _ => {}
-            });
+            }
+        });
+        drop(slab);
+        if completed > 0 {
+            self.completed.fetch_add(completed, Ordering::Relaxed);
+        }
         if woke && by == Reaper::Other {
             self.wake_taken.store(true, Ordering::Release);
         }
@@ -245,8 +255,32 @@ impl Shared {
             // Fails only if the ring is broken, which the next wait reports.
             let _ = self.arm_wake();
         }
+        orphan_fds.into_iter().for_each(slab::close_orphan_fd);
         drop(orphans);
-        crate::wake::wake_all(wakers);
+        crate::wake::wake_all(wakers.drain(..));
+        scratch::give_back(wakers);
+    }
+}
+
+/// A reusable vector for the wakers one reap collects, so that a batch of completions
+/// does not allocate (and grow) a fresh one every time.
+mod scratch {
+    use std::cell::Cell;
+    use std::task::Waker;
+
+    thread_local! {
+        static WAKERS: Cell<Vec<Waker>> = const { Cell::new(Vec::new()) };
+    }
+
+    /// This thread's vector (empty), or a new one while it is lent out.
+    pub(super) fn take() -> Vec<Waker> {
+        WAKERS.try_with(Cell::take).unwrap_or_default()
+    }
+
+    /// Returns `wakers` (emptied) for the next reap on this thread.
+    pub(super) fn give_back(wakers: Vec<Waker>) {
+        debug_assert!(wakers.is_empty());
+        let _ = WAKERS.try_with(|cell| cell.set(wakers));
     }
 }
 

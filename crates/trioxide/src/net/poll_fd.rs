@@ -104,9 +104,20 @@ impl<T: AsRawFd> PollFd<T> {
     /// waits for it, the ring stops polling it (one cancel, once), so that each message
     /// does not also post a poll completion.
     pub(crate) fn uring_ops(&self) -> Option<trioxide_reactor::uring::UringOps> {
-        let ops = crate::runtime::local_uring_ops(self.registration.reactor())?;
+        self.with_uring_ops((), |ops, ()| ops.clone()).ok()
+    }
+
+    /// [`uring_ops`](Self::uring_ops) lent to `f(ops, arg)` instead of cloned, for
+    /// submitting one op (which holds the ring itself). On epoll `f` is not called and
+    /// `arg` comes back as the error.
+    pub(crate) fn with_uring_ops<A, R>(
+        &self,
+        arg: A,
+        f: impl FnOnce(&trioxide_reactor::uring::UringOps, A) -> R,
+    ) -> Result<R, A> {
+        let out = crate::runtime::with_local_uring_ops(self.registration.reactor(), arg, f)?;
         self.registration.leave_driver_while_unwatched();
-        Some(ops)
+        Ok(out)
     }
 
     pub(crate) async fn with<R>(

@@ -349,18 +349,25 @@ impl TcpStream {
     ///
     /// Cancel-safe in the sense that no byte is lost *if the read had not completed*;
     /// bytes the kernel already placed in a dropped read's buffer are gone with it.
-    pub async fn read_owned(&self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        if let Some(ops) = self.io.uring_ops() {
-            let cap = buf.capacity();
-            let (res, buf) = if self.drained.load(Ordering::Relaxed) {
-                ops.recv_after_drain(self.as_raw_fd(), buf).await
+    pub async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let cap = buf.capacity();
+        let drained = self.drained.load(Ordering::Relaxed);
+        let op = self.io.with_uring_ops(buf, |ops, buf| {
+            if drained {
+                ops.recv_after_drain(self.as_raw_fd(), buf)
             } else {
-                ops.recv(self.as_raw_fd(), buf).await
-            };
-            let short = matches!(res, Ok(n) if n < cap);
-            self.drained.store(short, Ordering::Relaxed);
-            return (res, buf);
-        }
+                ops.recv(self.as_raw_fd(), buf)
+            }
+        });
+        let mut buf = match op {
+            Ok(op) => {
+                let (res, buf) = op.await;
+                let short = matches!(res, Ok(n) if n < cap);
+                self.drained.store(short, Ordering::Relaxed);
+                return (res, buf);
+            }
+            Err(buf) => buf,
+        };
         let cap = buf.capacity().max(1);
         buf.resize(cap, 0);
         let result = self
@@ -374,42 +381,64 @@ impl TcpStream {
     /// Writes all of an owned buffer and gives it back (the owned-buffer counterpart of
     /// `AsyncWriteExt::write_all`; on io_uring the kernel reads straight from `buf`).
     pub async fn write_all_owned(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        let Some(ops) = self.io.uring_ops() else {
-            let mut written = 0;
-            while written < buf.len() {
-                match self
-                    .io
-                    .with(Direction::Write, |s| {
-                        sys::send_nosignal(s.as_raw_fd(), &buf[written..])
-                    })
-                    .await
-                {
-                    Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                    Ok(n) => written += n,
-                    Err(e) => return (Err(e), buf),
-                }
-            }
+        if buf.is_empty() {
             return (Ok(()), buf);
+        }
+        // The common case: the whole buffer goes to the kernel as it is, no copy.
+        let first = self
+            .io
+            .with_uring_ops(buf, |ops, buf| ops.send(self.as_raw_fd(), buf));
+        let first = match first {
+            Ok(first) => first,
+            Err(buf) => return self.write_all_ready(buf).await,
         };
         // A receive after a send usually waits for the peer's answer.
         self.drained.store(true, Ordering::Relaxed);
-        let mut buf = buf;
+        let (mut res, mut buf) = first.await;
+        let mut written = 0;
+        loop {
+            match res {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+                Ok(n) => written += n,
+                Err(e) => return (Err(e), buf),
+            }
+            if written >= buf.len() {
+                return (Ok(()), buf);
+            }
+            // After a short send the kernel must start at `written`: send the rest as a
+            // buffer of its own, then put it back.
+            let rest = buf.split_off(written);
+            let op = self
+                .io
+                .with_uring_ops(rest, |ops, rest| ops.send(self.as_raw_fd(), rest));
+            res = match op {
+                Ok(op) => {
+                    let (sent, rest) = op.await;
+                    buf.extend_from_slice(&rest);
+                    sent
+                }
+                Err(rest) => {
+                    // The stream's reactor left io_uring (cannot happen): finish by readiness.
+                    buf.extend_from_slice(&rest);
+                    let (res, rest) = self.write_all_ready(buf.split_off(written)).await;
+                    buf.extend_from_slice(&rest);
+                    return (res, buf);
+                }
+            };
+        }
+    }
+
+    /// `write_all_owned` on readiness: `send` whenever the socket is writable.
+    async fn write_all_ready(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         let mut written = 0;
         while written < buf.len() {
-            let res = if written == 0 {
-                // The common case: the whole buffer goes to the kernel as it is, no copy.
-                let (res, back) = ops.send(self.as_raw_fd(), buf).await;
-                buf = back;
-                res
-            } else {
-                // After a short send the kernel must start at `written`: send the rest as a
-                // buffer of its own, then put it back.
-                let rest = buf.split_off(written);
-                let (res, rest) = ops.send(self.as_raw_fd(), rest).await;
-                buf.extend_from_slice(&rest);
-                res
-            };
-            match res {
+            match self
+                .io
+                .with(Direction::Write, |s| {
+                    sys::send_nosignal(s.as_raw_fd(), &buf[written..])
+                })
+                .await
+            {
                 Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
                 Ok(n) => written += n,
                 Err(e) => return (Err(e), buf),

@@ -323,17 +323,37 @@ impl Drop for ContextGuard {
 /// that `home` belongs to, the *current* worker's ring — only a ring's own worker submits
 /// to it, so an op pushed to another worker's ring would wait for that worker's next
 /// check — else `home`'s own.
-pub(crate) fn local_uring_ops(home: &Arc<Reactor>) -> Option<trioxide_reactor::uring::UringOps> {
-    let local = CURRENT.with(|c| {
-        let current = c.try_borrow().ok()?;
-        let handle = current.as_ref()?;
-        let io = handle.shared.worker_io.as_ref()?;
-        if !io.reactors.iter().any(|r| Arc::ptr_eq(r, home)) {
-            return None; // another runtime's descriptor
-        }
-        handle.reactor().uring_ops().cloned()
-    });
-    local.or_else(|| home.uring_ops().cloned())
+///
+/// `f(ops, arg)` is called with that ring borrowed, not cloned (an op submitted through it
+/// holds the ring itself). When `home` does not run on io_uring, `f` is not called and
+/// `arg` comes back as the error.
+pub(crate) fn with_local_uring_ops<A, R>(
+    home: &Arc<Reactor>,
+    arg: A,
+    f: impl FnOnce(&trioxide_reactor::uring::UringOps, A) -> R,
+) -> Result<R, A> {
+    CURRENT
+        .with(|c| {
+            let current = c.try_borrow().ok();
+            let local = current.as_ref().and_then(|current| {
+                let handle = current.as_ref()?;
+                let io = handle.shared.worker_io.as_ref()?;
+                // Not on a worker of `home`'s runtime: another runtime's descriptor.
+                io.reactors
+                    .iter()
+                    .any(|r| Arc::ptr_eq(r, home))
+                    .then_some(())?;
+                handle.reactor().uring_ops()
+            });
+            match local {
+                Some(ops) => Ok(f(ops, arg)),
+                None => Err((arg, f)),
+            }
+        })
+        .or_else(|(arg, f)| match home.uring_ops() {
+            Some(ops) => Ok(f(ops, arg)),
+            None => Err(arg),
+        })
 }
 
 /// The advice for a nested `run`/`block_on`.

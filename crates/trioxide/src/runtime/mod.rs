@@ -17,7 +17,7 @@ mod worker_io;
 
 pub use builder::{BuildError, Builder, Flavor, IO_ENV, Io, IoBackend};
 pub use context::{Handle, NoRuntime, SpawnOnError};
-pub(crate) use context::{clock_now, current_records_spawns, local_uring_ops, with_current};
+pub(crate) use context::{clock_now, current_records_spawns, with_current, with_local_uring_ops};
 pub use hooks::TaskMeta;
 pub(crate) use hooks::{TaskHookFn, UserHooks};
 
