@@ -153,6 +153,27 @@ pub(crate) fn set_int_option(
     Ok(())
 }
 
+/// Reads an integer socket option.
+pub(crate) fn int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: passes a pointer to a c_int and its size, which the kernel writes.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
 /// `listen` with trioxide's backlog.
 pub(crate) fn listen(fd: RawFd) -> io::Result<()> {
     // SAFETY: plain syscall on a descriptor we own.

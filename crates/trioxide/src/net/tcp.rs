@@ -52,9 +52,40 @@ impl TcpListener {
         super::first_ok(addr, Self::bind_addr)
     }
 
+    /// Binds like [`bind`](Self::bind) with `SO_REUSEPORT` as well, so that several
+    /// listeners (each set up the same way, in this process or another) can bind the same
+    /// address; the kernel then spreads new connections over them. With one such
+    /// listener per core of a [`ThreadPerCore`](crate::runtime::Flavor::ThreadPerCore)
+    /// runtime, each core accepts its own connections, and
+    /// [`set_incoming_cpu`](Self::set_incoming_cpu) makes the kernel pick the listener of
+    /// the CPU that handles the connection's packets (on loopback: the connecting
+    /// thread's CPU), so a connection's socket work, its task and its ring stay on one
+    /// CPU.
+    ///
+    /// ```
+    /// use trioxide::net::TcpListener;
+    ///
+    /// trioxide::run(async {
+    ///     let first = TcpListener::bind_reuse_port("127.0.0.1:0").await.unwrap();
+    ///     let addr = first.local_addr().unwrap();
+    ///     let second = TcpListener::bind_reuse_port(addr).await.unwrap();
+    ///     assert_eq!(second.local_addr().unwrap(), addr);
+    /// });
+    /// ```
+    pub async fn bind_reuse_port(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        super::first_ok(addr, |addr| Self::bind_addr_with(addr, true))
+    }
+
     fn bind_addr(addr: &SocketAddr) -> io::Result<TcpListener> {
+        Self::bind_addr_with(addr, false)
+    }
+
+    fn bind_addr_with(addr: &SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
         let fd = sys::socket(addr, libc::SOCK_STREAM)?;
         sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        if reuse_port {
+            sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        }
         sys::bind(fd.as_raw_fd(), addr)?;
         sys::listen(fd.as_raw_fd())?;
         Self::from_listening(std::net::TcpListener::from(fd))
@@ -131,6 +162,31 @@ impl TcpListener {
     /// The bound address (with the real port after binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
+    }
+
+    /// Sets `SO_INCOMING_CPU`: among listeners bound with
+    /// [`bind_reuse_port`](Self::bind_reuse_port) to one address, the kernel gives a new
+    /// connection to the listener whose CPU handled the connection's first packet, and
+    /// only falls back to spreading them when none matches. Call it on each core's
+    /// listener with that core's CPU ([`current_cpu`](crate::runtime::current_cpu) on a
+    /// pinned core thread, see [`Builder::pin_threads`](crate::runtime::Builder::pin_threads)).
+    /// A number beyond `c_int` is an `InvalidInput` error (the kernel itself accepts any).
+    pub fn set_incoming_cpu(&self, cpu: usize) -> io::Result<()> {
+        let cpu = libc::c_int::try_from(cpu)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "CPU number out of range"))?;
+        sys::set_int_option(
+            self.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_INCOMING_CPU,
+            cpu,
+        )
+    }
+
+    /// The `SO_INCOMING_CPU` of this listener: `None` until
+    /// [`set_incoming_cpu`](Self::set_incoming_cpu) (or the kernel) set one.
+    pub fn incoming_cpu(&self) -> io::Result<Option<usize>> {
+        let cpu = sys::int_option(self.as_raw_fd(), libc::SOL_SOCKET, libc::SO_INCOMING_CPU)?;
+        Ok(usize::try_from(cpu).ok())
     }
 
     /// A stream of incoming connections. Like [`accept`](Self::accept), it backs off on

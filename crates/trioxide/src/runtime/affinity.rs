@@ -15,3 +15,18 @@ pub(crate) fn pin_current_thread(index: usize) {
     // SAFETY: pid 0 is the calling thread; `set` is valid for its size.
     let _ = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
 }
+
+/// The CPU the calling thread runs on now (`sched_getcpu`); `None` where the kernel does
+/// not say. On a thread pinned to one CPU (`Builder::pin_threads`) it is that CPU.
+///
+/// ```
+/// match trioxide::runtime::current_cpu() {
+///     Some(cpu) => println!("running on CPU {cpu}"),
+///     None => println!("the kernel does not say which CPU this is"),
+/// }
+/// ```
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: plain call with no arguments; a negative result means unavailable.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}

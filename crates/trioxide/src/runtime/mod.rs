@@ -15,6 +15,7 @@ mod park;
 mod per_core;
 mod worker_io;
 
+pub use affinity::current_cpu;
 pub use builder::{BuildError, Builder, Flavor, IO_ENV, Io, IoBackend};
 pub use context::{Handle, NoRuntime, SpawnOnError};
 pub(crate) use context::{clock_now, current_records_spawns, with_current, with_local_uring_ops};
