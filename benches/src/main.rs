@@ -12,6 +12,7 @@ mod fs;
 mod http;
 mod net;
 mod peak;
+mod per_core;
 mod scope;
 mod sync;
 mod syscalls;
@@ -65,6 +66,7 @@ fn main() {
         .into_iter()
         .chain(work_stealing::benches())
         .chain(net::benches())
+        .chain(per_core::benches())
         .chain(fs::benches())
         .chain(scope::benches())
         .chain(sync::benches())

@@ -20,7 +20,7 @@ fn trioxide_rt(io: Io) -> trioxide::Runtime {
         .expect("trioxide runtime")
 }
 
-fn tokio_rt() -> tokio::runtime::Runtime {
+pub(crate) fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .enable_all()
@@ -110,7 +110,7 @@ pub fn benches() -> Vec<Bench> {
 /// Reads exactly `len` bytes with owned-buffer reads: one read into `buf` (emptied,
 /// capacity `len`) normally gets the whole message; a short read is completed through a
 /// second buffer.
-async fn read_exact_owned(
+pub(crate) async fn read_exact_owned(
     s: &trioxide::net::TcpStream,
     mut buf: Vec<u8>,
     len: usize,
@@ -202,7 +202,7 @@ async fn trioxide_echo(style: Style, msg: usize, rounds: usize) -> Duration {
     elapsed
 }
 
-async fn tokio_echo(msg: usize, rounds: usize) -> Duration {
+pub(crate) async fn tokio_echo(msg: usize, rounds: usize) -> Duration {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
