@@ -142,3 +142,83 @@ fn pinned_cores_still_run() {
         .unwrap();
     assert_eq!(rt.block_on(rt.spawn(async { 1 + 1 })).unwrap(), 2);
 }
+
+/// A stream connected on core 0 and then used only from core 1, while core 0 has nothing
+/// to do but sleep in its driver: on io_uring core 1's operations go to core 0's ring,
+/// which only core 0 submits (it is set up for one submitter), so each push must wake
+/// core 0. Owned reads and writes and readiness-based ones both complete.
+fn a_stream_moved_to_another_core_works_while_its_home_core_sleeps(io: trioxide::runtime::Io) {
+    use trioxide::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = match Runtime::builder()
+        .flavor(Flavor::ThreadPerCore)
+        .worker_threads(2)
+        .io(io)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(trioxide::runtime::BuildError::IoUringUnavailable { reason }) => {
+            eprintln!("skipping: io_uring unavailable here ({reason})");
+            return;
+        }
+        Err(err) => panic!("runtime does not build: {err}"),
+    };
+    rt.block_on(async {
+        let handle = trioxide::Handle::current();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 5];
+            for _ in 0..20 {
+                conn.read_exact(&mut buf).unwrap();
+                conn.write_all(&buf).unwrap();
+            }
+        });
+        let stream = handle
+            .spawn_on(0, async move {
+                trioxide::net::TcpStream::connect(addr).await.unwrap()
+            })
+            .unwrap()
+            .await
+            .unwrap();
+        let used_elsewhere = handle
+            .spawn_on(1, async move {
+                let mut stream = stream;
+                for _ in 0..10 {
+                    let (res, _) = stream.write_all_owned(b"hello".to_vec()).await;
+                    res.unwrap();
+                    let mut echoed = Vec::new();
+                    while echoed.len() < 5 {
+                        let want = Vec::with_capacity(5 - echoed.len());
+                        let (n, got) = stream.read_owned(want).await;
+                        assert!(n.unwrap() > 0, "the peer closed early");
+                        echoed.extend_from_slice(&got);
+                    }
+                    assert_eq!(echoed, b"hello");
+                }
+                for _ in 0..10 {
+                    stream.write_all(b"hello").await.unwrap();
+                    let mut back = [0u8; 5];
+                    stream.read_exact(&mut back).await.unwrap();
+                    assert_eq!(&back, b"hello");
+                }
+            })
+            .unwrap();
+        trioxide::time::timeout(Duration::from_secs(20), used_elsewhere)
+            .await
+            .expect("operations from core 1 on core 0's ring completed")
+            .unwrap();
+        peer.join().unwrap();
+    });
+}
+
+#[test]
+fn a_moved_stream_works_while_its_home_core_sleeps_epoll() {
+    a_stream_moved_to_another_core_works_while_its_home_core_sleeps(trioxide::runtime::Io::Epoll);
+}
+
+#[test]
+fn a_moved_stream_works_while_its_home_core_sleeps_uring() {
+    a_stream_moved_to_another_core_works_while_its_home_core_sleeps(trioxide::runtime::Io::IoUring);
+}

@@ -70,7 +70,10 @@ pub(crate) fn start(
                     }
                 }
                 let _stopping = Stopping(user);
-                let reactor = match super::builder::new_reactor(backend) {
+                // Only this thread waits on (and so submits to) its ring: an owned ring,
+                // whose completions never cost this thread an interrupt (see
+                // `UringDriver::new_owned`). Others' operations are pushed for it.
+                let reactor = match super::builder::new_owned_reactor(backend) {
                     Ok(r) => r,
                     Err(err) => {
                         let _ = ready_tx.send(Err(err));
