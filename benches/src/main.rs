@@ -156,9 +156,14 @@ fn main() {
          workers; `scope_*` the same on trioxide's default backend (`Io::Auto`: io_uring \
          here) against `JoinSet`; the `*_vs_*` rows compare \
          trioxide-sync with the named peer, all on one tokio multi_thread runtime (2 \
-         workers), the `blocking_*` rows between plain threads; `http1_*` run hyper on trioxide \
-         (WorkStealing, epoll) and on tokio (multi_thread), 2 workers each, loaded by one \
-         generator on its own thread.\n\n{table}\n{}",
+         workers), the `blocking_*` rows between plain threads; `tpc_*` run the echo on \
+         trioxide's ThreadPerCore flavor (2 pinned cores, io_uring, owned buffers, one \
+         `SO_REUSEPORT` listener per core steered by `SO_INCOMING_CPU`, so both ends of \
+         each connection share a CPU) against tokio's multi_thread runtime, and \
+         `*_vs_tokio_per_core_*` against tokio in that same per-core design (a pinned \
+         current_thread runtime and steered listener per core); `http1_*` run hyper on \
+         trioxide (WorkStealing, epoll; `_tpc_uring`: ThreadPerCore, io_uring) and on tokio \
+         (multi_thread), 2 workers each, loaded by one generator on its own thread.\n\n{table}\n{}",
         syscalls.unwrap_or_default()
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
