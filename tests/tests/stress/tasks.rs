@@ -211,14 +211,32 @@ struct Work {
     udp: Arc<UdpTally>,
 }
 
-/// UDP round trips that gave up waiting, and replies that carried another task's value.
-/// Loopback UDP under load can be late: a round trip gives up after its timeout, its
-/// socket closes, a newer socket may be given the same port, and the late reply lands
-/// there. So a foreign reply is allowed only as often as round trips gave up.
+/// UDP round trips that ended without their reply, and replies that carried another
+/// task's value. Loopback UDP under load can be late: a round trip gives up after its
+/// timeout, or its task is cancelled between send and reply; either way its socket
+/// closes, a newer socket may be given the same port, and the late reply lands there.
+/// So a foreign reply is allowed only as often as round trips ended early.
 #[derive(Default)]
 struct UdpTally {
     gave_up: AtomicUsize,
     stale: AtomicUsize,
+}
+
+/// Adds one to the counter when dropped, unless [`answered`](Self::answered).
+struct Unanswered<'a>(Option<&'a AtomicUsize>);
+
+impl Unanswered<'_> {
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(count) = self.0 {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Work {
@@ -242,6 +260,9 @@ impl Work {
             .await
             .expect("bind a client socket");
         let sent = self.i.to_le_bytes();
+        // Counts the round trip as given up unless its reply arrives: also when the task
+        // is cancelled (dropped) while the request may be on its way.
+        let unanswered = Unanswered(Some(&self.udp.gave_up));
         socket
             .send_to(&sent, self.echo)
             .await
@@ -249,17 +270,13 @@ impl Work {
         let mut buf = [0u8; 16];
         let reply =
             trioxide::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await;
-        match reply {
-            Ok(Ok((len, from))) => {
-                assert_eq!(from, self.echo, "a reply from the echo task");
-                if buf[..len] == sent[..] {
-                    self.replies.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    self.udp.stale.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            _ => {
-                self.udp.gave_up.fetch_add(1, Ordering::Relaxed);
+        if let Ok(Ok((len, from))) = reply {
+            unanswered.answered();
+            assert_eq!(from, self.echo, "a reply from the echo task");
+            if buf[..len] == sent[..] {
+                self.replies.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.udp.stale.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
