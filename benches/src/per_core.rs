@@ -1,6 +1,7 @@
-//! TCP echo on trioxide's ThreadPerCore flavor (2 pinned cores, io_uring, owned buffers)
-//! with one `SO_REUSEPORT` listener per core steered by `SO_INCOMING_CPU`, vs tokio's
-//! multi-thread runtime (2 workers) running the same echo as the `ws_*` rows.
+//! TCP echo on trioxide's ThreadPerCore flavor (2 pinned cores, owned buffers; io_uring,
+//! and epoll in the `_epoll` rows) with one `SO_REUSEPORT` listener per core steered by
+//! `SO_INCOMING_CPU`, vs tokio's multi-thread runtime (2 workers) running the same echo as
+//! the `ws_*` rows, and vs tokio in the same per-core design (`_vs_tokio_per_core_`).
 //!
 //! Each core connects its share of the clients and accepts on its own listener; the
 //! kernel hands a loopback connection to the listener of the CPU that sent its SYN, so
@@ -18,12 +19,12 @@ use trioxide::runtime::{Flavor, Handle, Io};
 const CORES: usize = 2;
 const CONNS: usize = 100;
 
-fn trioxide_rt() -> trioxide::Runtime {
+fn trioxide_rt(io: Io) -> trioxide::Runtime {
     trioxide::Runtime::builder()
         .flavor(Flavor::ThreadPerCore)
         .worker_threads(CORES)
         .pin_threads(true)
-        .io(Io::IoUring)
+        .io(io)
         .build()
         .expect("trioxide runtime")
 }
@@ -199,11 +200,17 @@ fn tokio_per_core_echo(msg: usize, rounds: usize) -> Duration {
     start.elapsed()
 }
 
-fn per_core_bench(name: &'static str, what: &'static str, msg: usize, rounds: usize) -> Bench {
+fn per_core_bench(
+    name: &'static str,
+    what: &'static str,
+    io: Io,
+    msg: usize,
+    rounds: usize,
+) -> Bench {
     Bench {
         name,
         what,
-        trioxide: Box::new(move || trioxide_rt().block_on(trioxide_echo(msg, rounds))),
+        trioxide: Box::new(move || trioxide_rt(io).block_on(trioxide_echo(msg, rounds))),
         tokio: Box::new(move || {
             crate::net::tokio_rt().block_on(crate::net::tokio_echo(msg, rounds))
         }),
@@ -219,7 +226,7 @@ fn per_core_vs_per_core(
     Bench {
         name,
         what,
-        trioxide: Box::new(move || trioxide_rt().block_on(trioxide_echo(msg, rounds))),
+        trioxide: Box::new(move || trioxide_rt(Io::IoUring).block_on(trioxide_echo(msg, rounds))),
         tokio: Box::new(move || tokio_per_core_echo(msg, rounds)),
     }
 }
@@ -230,12 +237,28 @@ pub fn benches() -> Vec<Bench> {
         per_core_bench(
             "tpc_tcp_echo_uring_owned_100x1KiB",
             "100 connections x 200 round trips of 1 KiB: ThreadPerCore (2 pinned cores), io_uring, owned buffers, a listener per core steered by SO_INCOMING_CPU; tokio: the ws_* echo (multi_thread, 2 workers)",
+            Io::IoUring,
             1024,
             200,
         ),
         per_core_bench(
             "tpc_tcp_echo_uring_owned_100x16KiB",
             "the same with 100 connections x 50 round trips of 16 KiB",
+            Io::IoUring,
+            16 * 1024,
+            50,
+        ),
+        per_core_bench(
+            "tpc_tcp_echo_epoll_100x1KiB",
+            "as tpc_tcp_echo_uring_owned_100x1KiB on the epoll backend (the owned calls are readiness-based there)",
+            Io::Epoll,
+            1024,
+            200,
+        ),
+        per_core_bench(
+            "tpc_tcp_echo_epoll_100x16KiB",
+            "the same with 16 KiB messages, 50 round trips",
+            Io::Epoll,
             16 * 1024,
             50,
         ),
