@@ -180,6 +180,29 @@ fn builder_reports_unsupported_configurations_with_typed_errors() {
     assert!(rt.handle().is_debug());
 }
 
+/// `Io::Auto` gives CurrentThread epoll (its ring could not belong to one thread), while
+/// `Io::IoUring` still gives it io_uring where the kernel allows it.
+#[test]
+fn auto_gives_current_thread_epoll_and_io_uring_stays_available_to_it() {
+    let current_thread = |io| {
+        Runtime::builder()
+            .flavor(trioxide::runtime::Flavor::CurrentThread)
+            .io(io)
+            .build()
+    };
+    if std::env::var_os(trioxide::runtime::IO_ENV).is_none() {
+        let rt = current_thread(Io::Auto).unwrap();
+        assert_eq!(rt.io_backend(), trioxide::runtime::IoBackend::Epoll);
+    }
+    match current_thread(Io::IoUring) {
+        Ok(rt) => assert_eq!(rt.io_backend(), trioxide::runtime::IoBackend::IoUring),
+        Err(err) => assert!(
+            matches!(err, BuildError::IoUringUnavailable { .. }),
+            "{err}"
+        ),
+    }
+}
+
 /// Whether io_uring works here (what `Io::Auto` decides on).
 fn trioxide_reactor_probe_ok() -> bool {
     Runtime::builder().io(Io::IoUring).build().is_ok()

@@ -62,7 +62,8 @@ fn sockets_work(rt: &Runtime) {
 
 fn build(io: Io) -> Result<Runtime, BuildError> {
     Runtime::builder()
-        .flavor(Flavor::CurrentThread)
+        .flavor(Flavor::WorkStealing)
+        .worker_threads(1)
         .io(io)
         .build()
 }
