@@ -6,6 +6,7 @@ use super::sys;
 use crate::runtime::Handle;
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use trioxide_reactor::{Direction, Registration};
 use trioxide_task::coop;
@@ -13,17 +14,52 @@ use trioxide_task::coop;
 /// A registered descriptor. Field order matters: the registration is dropped (and the
 /// descriptor deregistered) before `io` closes it.
 pub(crate) struct PollFd<T: AsRawFd> {
-    registration: Registration,
+    /// Set at creation, or at first use for a [deferred](Self::new_deferred) one (a failed
+    /// registration stays the answer).
+    registration: OnceLock<io::Result<Registration>>,
+    /// The runtime a deferred registration is made with.
+    home: Option<Handle>,
     io: T,
+}
+
+fn current_handle() -> io::Result<Handle> {
+    Handle::try_current()
+        .map_err(|e| io::Error::other(format!("cannot create a trioxide socket here: {e}")))
 }
 
 impl<T: AsRawFd> PollFd<T> {
     /// Registers `io` (already non-blocking) with the current runtime.
     pub(crate) fn new(io: T) -> io::Result<Self> {
-        let handle = Handle::try_current()
-            .map_err(|e| io::Error::other(format!("cannot create a trioxide socket here: {e}")))?;
-        let registration = handle.reactor().register(io.as_raw_fd())?;
-        Ok(PollFd { registration, io })
+        let registration = current_handle()?.reactor().register(io.as_raw_fd())?;
+        Ok(PollFd {
+            registration: OnceLock::from(Ok(registration)),
+            home: None,
+            io,
+        })
+    }
+
+    /// Like [`new`](Self::new), but registers `io` with the reactor of the thread that
+    /// first uses it: on a WorkStealing runtime with a ring per worker, the ring of the
+    /// worker whose task first reads or writes, not of the one that created it. For
+    /// accepted connections: the accept loop's worker would otherwise watch the
+    /// readiness of every connection while their tasks run on all workers.
+    pub(crate) fn new_deferred(io: T) -> io::Result<Self> {
+        Ok(PollFd {
+            registration: OnceLock::new(),
+            home: Some(current_handle()?),
+            io,
+        })
+    }
+
+    /// The registration, made now if it was deferred.
+    fn registration(&self) -> io::Result<&Registration> {
+        let registered = self.registration.get_or_init(|| match &self.home {
+            Some(home) => home.reactor().register(self.io.as_raw_fd()),
+            None => Err(io::Error::other("a trioxide socket without a registration")),
+        });
+        registered
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
     }
 
     pub(crate) fn get_ref(&self) -> &T {
@@ -40,7 +76,11 @@ impl<T: AsRawFd> PollFd<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        self.registration.poll_io(cx, direction, || op(&self.io))
+        let registration = match self.registration() {
+            Ok(registration) => registration,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        registration.poll_io(cx, direction, || op(&self.io))
     }
 
     /// [`poll_with`](Self::poll_with) for one stream read or write of `len` bytes: a
@@ -56,8 +96,11 @@ impl<T: AsRawFd> PollFd<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        self.registration
-            .poll_io_stream(cx, direction, len, || op(&self.io))
+        let registration = match self.registration() {
+            Ok(registration) => registration,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        registration.poll_io_stream(cx, direction, len, || op(&self.io))
     }
 
     /// One `send` (with `MSG_NOSIGNAL`) on a stream socket once it is writable; a short
@@ -93,7 +136,10 @@ impl<T: AsRawFd> PollFd<T> {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<()>> {
-        self.registration.poll_ready(cx, direction).map_ok(|_| ())
+        match self.registration() {
+            Ok(registration) => registration.poll_ready(cx, direction).map_ok(|_| ()),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 
     /// The io_uring operations to submit this descriptor's operations through, when its
@@ -115,8 +161,11 @@ impl<T: AsRawFd> PollFd<T> {
         arg: A,
         f: impl FnOnce(&trioxide_reactor::uring::UringOps, A) -> R,
     ) -> Result<R, A> {
-        let out = crate::runtime::with_local_uring_ops(self.registration.reactor(), arg, f)?;
-        self.registration.leave_driver_while_unwatched();
+        let Ok(registration) = self.registration() else {
+            return Err(arg); // the readiness path reports the error
+        };
+        let out = crate::runtime::with_local_uring_ops(registration.reactor(), arg, f)?;
+        registration.leave_driver_while_unwatched();
         Ok(out)
     }
 
@@ -132,5 +181,52 @@ impl<T: AsRawFd> PollFd<T> {
 impl<T: AsRawFd + std::fmt::Debug> std::fmt::Debug for PollFd<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.io.fmt(f)
+    }
+}
+
+#[cfg(all(test, not(trioxide_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A deferred registration (an accepted connection's) made on one worker and first
+    /// used by a task on the other goes to the second worker's ring, where an eager one
+    /// would have stayed with the first.
+    #[test]
+    fn a_deferred_registration_goes_to_the_ring_of_the_first_user() {
+        let rt = match crate::Runtime::builder()
+            .worker_threads(2)
+            .io(crate::runtime::Io::IoUring)
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("skipping: {e}");
+                return;
+            }
+        };
+        rt.block_on(async {
+            let ring_here = || Arc::as_ptr(Handle::current().reactor()) as usize;
+            let (fd_tx, fd_rx) = trioxide_sync::oneshot::channel();
+            let creator = crate::spawn(async move {
+                let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+                a.set_nonblocking(true).unwrap();
+                fd_tx.send(PollFd::new_deferred(a).unwrap()).unwrap();
+                let made_on = ring_here();
+                // Keep this worker busy, so the user below runs on the other one.
+                std::thread::sleep(Duration::from_millis(200));
+                (made_on, _b)
+            });
+            let user = crate::spawn(async move {
+                let fd = fd_rx.await.unwrap();
+                let registered_on = Arc::as_ptr(fd.registration().unwrap().reactor()) as usize;
+                (registered_on, ring_here())
+            });
+            let (registered_on, used_on) = user.await.unwrap();
+            let (made_on, _peer) = creator.await.unwrap();
+            assert_ne!(made_on, used_on, "the two tasks ran on different workers");
+            assert_eq!(registered_on, used_on, "registered with the user's ring");
+        });
     }
 }

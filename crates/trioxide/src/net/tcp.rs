@@ -155,8 +155,13 @@ impl TcpListener {
             })
     }
 
+    /// An accepted connection: registered with the worker that first uses it (usually the
+    /// worker running the task it was handed to), see `PollFd::new_deferred`.
     fn registered_stream(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        TcpStream::from_registered(stream)
+        Ok(TcpStream {
+            io: PollFd::new_deferred(stream)?,
+            drained: AtomicBool::new(false),
+        })
     }
 
     /// The bound address (with the real port after binding port 0).
