@@ -43,23 +43,62 @@ impl<T: AsRawFd> PollFd<T> {
     /// worker whose task first reads or writes, not of the one that created it. For
     /// accepted connections: the accept loop's worker would otherwise watch the
     /// readiness of every connection while their tasks run on all workers.
+    ///
+    /// Only where there is a choice (a ring per worker): with one reactor, registering at
+    /// once lets its readiness arrive before the first read, which would otherwise wait
+    /// for the driver's next turn (it put hyper's p99 latency on epoll at 4 ms instead of
+    /// 1.4 ms: the first request of every connection waited).
     pub(crate) fn new_deferred(io: T) -> io::Result<Self> {
+        let home = current_handle()?;
+        if home.shared.worker_io.is_none() {
+            return Self::new(io);
+        }
         Ok(PollFd {
             registration: OnceLock::new(),
-            home: Some(current_handle()?),
+            home: Some(home),
             io,
         })
     }
 
     /// The registration, made now if it was deferred.
     fn registration(&self) -> io::Result<&Registration> {
-        let registered = self.registration.get_or_init(|| match &self.home {
-            Some(home) => home.reactor().register(self.io.as_raw_fd()),
-            None => Err(io::Error::other("a trioxide socket without a registration")),
+        self.registration_fresh()
+            .map(|(registration, _)| registration)
+    }
+
+    /// [`registration`](Self::registration), and whether this call made it: a deferred
+    /// registration knows no readiness yet, while the descriptor (an accepted connection
+    /// whose request is already there) may well be ready.
+    fn registration_fresh(&self) -> io::Result<(&Registration, bool)> {
+        let mut fresh = false;
+        let registered = self.registration.get_or_init(|| {
+            fresh = true;
+            match &self.home {
+                Some(home) => home.reactor().register(self.io.as_raw_fd()),
+                None => Err(io::Error::other("a trioxide socket without a registration")),
+            }
         });
         registered
             .as_ref()
+            .map(|registration| (registration, fresh))
             .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+    }
+
+    /// The registration for an I/O call, or the call's result: just after a deferred
+    /// registration the call is tried once before any wait (its readiness is unknown, and
+    /// waiting for the driver to report it would delay a connection's first request).
+    fn registration_or_attempt<R>(
+        &self,
+        op: &mut impl FnMut(&T) -> io::Result<R>,
+    ) -> Result<&Registration, io::Result<R>> {
+        let (registration, fresh) = self.registration_fresh().map_err(Err)?;
+        if fresh {
+            match op(&self.io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return Err(done),
+            }
+        }
+        Ok(registration)
     }
 
     pub(crate) fn get_ref(&self) -> &T {
@@ -76,9 +115,9 @@ impl<T: AsRawFd> PollFd<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let registration = match self.registration() {
+        let registration = match self.registration_or_attempt(&mut op) {
             Ok(registration) => registration,
-            Err(e) => return Poll::Ready(Err(e)),
+            Err(done) => return Poll::Ready(done),
         };
         registration.poll_io(cx, direction, || op(&self.io))
     }
@@ -96,9 +135,9 @@ impl<T: AsRawFd> PollFd<T> {
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
-        let registration = match self.registration() {
+        let registration = match self.registration_or_attempt(&mut op) {
             Ok(registration) => registration,
-            Err(e) => return Poll::Ready(Err(e)),
+            Err(done) => return Poll::Ready(done),
         };
         registration.poll_io_stream(cx, direction, len, || op(&self.io))
     }
