@@ -36,14 +36,21 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     ))))
 }
 
-/// Starts hyper on a trioxide runtime in a background thread; returns its address.
+/// Starts hyper on a trioxide runtime (WorkStealing, epoll) in a background thread;
+/// returns its address.
 fn trioxide_server() -> SocketAddr {
+    trioxide_server_on(Io::Epoll)
+}
+
+/// Starts hyper on a WorkStealing trioxide runtime on `io` in a background thread;
+/// returns its address.
+fn trioxide_server_on(io: Io) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = trioxide::Runtime::builder()
             .flavor(trioxide::runtime::Flavor::WorkStealing)
             .worker_threads(WORKERS)
-            .io(Io::Epoll)
+            .io(io)
             .build()
             .expect("trioxide runtime");
         rt.block_on(async move {
@@ -239,8 +246,17 @@ pub fn benches() -> Vec<Bench> {
     let theirs = Arc::new(OnceLock::new());
     let (ours2, theirs2) = (ours.clone(), theirs.clone());
     let tpc_uring = Arc::new(OnceLock::new());
-    let theirs3 = theirs.clone();
+    let ws_uring = Arc::new(OnceLock::new());
+    let (theirs3, theirs4) = (theirs.clone(), theirs.clone());
     vec![
+        Bench {
+            name: "http1_hello_uring",
+            what: "the same load on hyper over WorkStealing on io_uring (the default backend here; readiness-based I/O); tokio as in http1_hello",
+            trioxide: Box::new(move || {
+                load(*ws_uring.get_or_init(|| trioxide_server_on(Io::IoUring))).1
+            }),
+            tokio: Box::new(move || load(*theirs4.get_or_init(tokio_server)).1),
+        },
         Bench {
             name: "http1_hello_tpc_uring",
             what: "the same load on hyper over ThreadPerCore (2 pinned cores, io_uring, readiness-based I/O), a SO_REUSEPORT listener per core; tokio as in http1_hello",

@@ -162,7 +162,7 @@ fn main() {
          each connection share a CPU) against tokio's multi_thread runtime, and \
          `*_vs_tokio_per_core_*` against tokio in that same per-core design (a pinned \
          current_thread runtime and steered listener per core); `http1_*` run hyper on \
-         trioxide (WorkStealing, epoll; `_tpc_uring`: ThreadPerCore, io_uring) and on tokio \
+         trioxide (WorkStealing, epoll; `_uring`: on io_uring; `_tpc_uring`: ThreadPerCore, io_uring) and on tokio \
          (multi_thread), 2 workers each, loaded by one generator on its own thread.\n\n{table}\n{}",
         syscalls.unwrap_or_default()
     );
