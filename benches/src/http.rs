@@ -36,6 +36,25 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     ))))
 }
 
+/// Accepts forever, serving each connection with hyper in a task of its own (on a
+/// ThreadPerCore core, on that core).
+async fn accept_loop(listener: trioxide::net::TcpListener) {
+    loop {
+        let Ok((conn, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = conn.set_nodelay(true);
+        drop(trioxide::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(
+                    trioxide::compat::HyperIo::new(conn),
+                    hyper::service::service_fn(hello),
+                )
+                .await;
+        }));
+    }
+}
+
 /// Starts hyper on a trioxide runtime (WorkStealing, epoll) in a background thread;
 /// returns its address.
 fn trioxide_server() -> SocketAddr {
@@ -58,20 +77,7 @@ fn trioxide_server_on(io: Io) -> SocketAddr {
                 .await
                 .unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let Ok((conn, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = conn.set_nodelay(true);
-                drop(trioxide::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(
-                            trioxide::compat::HyperIo::new(conn),
-                            hyper::service::service_fn(hello),
-                        )
-                        .await;
-                }));
-            }
+            accept_loop(listener).await;
         });
     });
     rx.recv().unwrap()
@@ -103,20 +109,7 @@ fn trioxide_server_per_core(io: Io) -> SocketAddr {
                                 .await
                                 .unwrap();
                             bound_tx.send(listener.local_addr().unwrap()).unwrap();
-                            loop {
-                                let Ok((conn, _)) = listener.accept().await else {
-                                    continue;
-                                };
-                                let _ = conn.set_nodelay(true);
-                                drop(trioxide::spawn(async move {
-                                    let _ = hyper::server::conn::http1::Builder::new()
-                                        .serve_connection(
-                                            trioxide::compat::HyperIo::new(conn),
-                                            hyper::service::service_fn(hello),
-                                        )
-                                        .await;
-                                }));
-                            }
+                            accept_loop(listener).await;
                         })
                         .expect("a ThreadPerCore runtime"),
                 );
