@@ -203,20 +203,14 @@ async fn trioxide_echo(style: Style, msg: usize, rounds: usize) -> Duration {
 }
 
 pub(crate) async fn tokio_echo(msg: usize, rounds: usize) -> Duration {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         for _ in 0..CONNS {
-            let (mut c, _) = listener.accept().await.unwrap();
+            let (c, _) = listener.accept().await.unwrap();
             c.set_nodelay(true).unwrap();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; msg];
-                while c.read_exact(&mut buf).await.is_ok() {
-                    c.write_all(&buf).await.unwrap();
-                }
-            });
+            tokio::spawn(tokio_serve(c, msg));
         }
     });
     let mut clients = Vec::new();
@@ -226,6 +220,29 @@ pub(crate) async fn tokio_echo(msg: usize, rounds: usize) -> Duration {
         clients.push(s);
     }
     let start = std::time::Instant::now();
+    tokio_round_trips(clients, msg, rounds).await;
+    let elapsed = start.elapsed();
+    server.await.unwrap();
+    elapsed
+}
+
+/// The tokio server side of one connection: echoes `msg`-byte messages until it closes.
+pub(crate) async fn tokio_serve(mut c: tokio::net::TcpStream, msg: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; msg];
+    while c.read_exact(&mut buf).await.is_ok() {
+        c.write_all(&buf).await.unwrap();
+    }
+}
+
+/// The tokio client side: one task per connection doing `rounds` round trips of `msg`
+/// bytes; returns when all are done.
+pub(crate) async fn tokio_round_trips(
+    clients: Vec<tokio::net::TcpStream>,
+    msg: usize,
+    rounds: usize,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let hs: Vec<_> = clients
         .into_iter()
         .map(|mut s| {
@@ -242,7 +259,4 @@ pub(crate) async fn tokio_echo(msg: usize, rounds: usize) -> Duration {
     for h in hs {
         h.await.unwrap();
     }
-    let elapsed = start.elapsed();
-    server.await.unwrap();
-    elapsed
 }

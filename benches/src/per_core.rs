@@ -119,7 +119,6 @@ fn pin_to(cpu: usize) {
 /// runtime, an `SO_REUSEPORT` listener steered to its CPU, its share of the clients.
 fn tokio_per_core_echo(msg: usize, rounds: usize) -> Duration {
     use std::os::fd::AsRawFd;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let start_line = Arc::new(std::sync::Barrier::new(CORES + 1));
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
     let mut addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
@@ -152,14 +151,9 @@ fn tokio_per_core_echo(msg: usize, rounds: usize) -> Duration {
                 let addr = listener.local_addr().unwrap();
                 addr_tx.send(addr).unwrap();
                 tokio::spawn(async move {
-                    while let Ok((mut c, _)) = listener.accept().await {
+                    while let Ok((c, _)) = listener.accept().await {
                         c.set_nodelay(true).unwrap();
-                        tokio::spawn(async move {
-                            let mut buf = vec![0u8; msg];
-                            while c.read_exact(&mut buf).await.is_ok() {
-                                c.write_all(&buf).await.unwrap();
-                            }
-                        });
+                        tokio::spawn(crate::net::tokio_serve(c, msg));
                     }
                 });
                 let mut clients = Vec::new();
@@ -171,24 +165,7 @@ fn tokio_per_core_echo(msg: usize, rounds: usize) -> Duration {
                 clients
             });
             start_line.wait();
-            rt.block_on(async move {
-                let hs: Vec<_> = clients
-                    .into_iter()
-                    .map(|mut s| {
-                        tokio::spawn(async move {
-                            let out = vec![7u8; msg];
-                            let mut back = vec![0u8; msg];
-                            for _ in 0..rounds {
-                                s.write_all(&out).await.unwrap();
-                                s.read_exact(&mut back).await.unwrap();
-                            }
-                        })
-                    })
-                    .collect();
-                for h in hs {
-                    h.await.unwrap();
-                }
-            });
+            rt.block_on(crate::net::tokio_round_trips(clients, msg, rounds));
         }));
         addr = addr_rx.recv().unwrap();
     }
@@ -200,35 +177,27 @@ fn tokio_per_core_echo(msg: usize, rounds: usize) -> Duration {
     start.elapsed()
 }
 
+/// trioxide's per-core echo on `io` against `tokio` (the multi-thread echo of the `ws_*`
+/// rows, or [`tokio_per_core_echo`]).
 fn per_core_bench(
     name: &'static str,
     what: &'static str,
     io: Io,
     msg: usize,
     rounds: usize,
+    tokio: fn(usize, usize) -> Duration,
 ) -> Bench {
     Bench {
         name,
         what,
         trioxide: Box::new(move || trioxide_rt(io).block_on(trioxide_echo(msg, rounds))),
-        tokio: Box::new(move || {
-            crate::net::tokio_rt().block_on(crate::net::tokio_echo(msg, rounds))
-        }),
+        tokio: Box::new(move || tokio(msg, rounds)),
     }
 }
 
-fn per_core_vs_per_core(
-    name: &'static str,
-    what: &'static str,
-    msg: usize,
-    rounds: usize,
-) -> Bench {
-    Bench {
-        name,
-        what,
-        trioxide: Box::new(move || trioxide_rt(Io::IoUring).block_on(trioxide_echo(msg, rounds))),
-        tokio: Box::new(move || tokio_per_core_echo(msg, rounds)),
-    }
+/// The `ws_*` rows' tokio echo (multi_thread, 2 workers).
+fn tokio_multi_thread_echo(msg: usize, rounds: usize) -> Duration {
+    crate::net::tokio_rt().block_on(crate::net::tokio_echo(msg, rounds))
 }
 
 /// The per-core echo benchmarks.
@@ -240,6 +209,7 @@ pub fn benches() -> Vec<Bench> {
             Io::IoUring,
             1024,
             200,
+            tokio_multi_thread_echo,
         ),
         per_core_bench(
             "tpc_tcp_echo_uring_owned_100x16KiB",
@@ -247,6 +217,7 @@ pub fn benches() -> Vec<Bench> {
             Io::IoUring,
             16 * 1024,
             50,
+            tokio_multi_thread_echo,
         ),
         per_core_bench(
             "tpc_tcp_echo_epoll_100x1KiB",
@@ -254,6 +225,7 @@ pub fn benches() -> Vec<Bench> {
             Io::Epoll,
             1024,
             200,
+            tokio_multi_thread_echo,
         ),
         per_core_bench(
             "tpc_tcp_echo_epoll_100x16KiB",
@@ -261,18 +233,23 @@ pub fn benches() -> Vec<Bench> {
             Io::Epoll,
             16 * 1024,
             50,
+            tokio_multi_thread_echo,
         ),
-        per_core_vs_per_core(
+        per_core_bench(
             "tpc_tcp_echo_uring_owned_vs_tokio_per_core_100x1KiB",
             "trioxide as in tpc_tcp_echo_uring_owned_100x1KiB; tokio in the same design: a pinned current_thread runtime per core, each with its own steered SO_REUSEPORT listener (epoll)",
+            Io::IoUring,
             1024,
             200,
+            tokio_per_core_echo,
         ),
-        per_core_vs_per_core(
+        per_core_bench(
             "tpc_tcp_echo_uring_owned_vs_tokio_per_core_100x16KiB",
             "the same with 16 KiB messages, 50 round trips",
+            Io::IoUring,
             16 * 1024,
             50,
+            tokio_per_core_echo,
         ),
     ]
 }

@@ -30,7 +30,11 @@ fn current_handle() -> io::Result<Handle> {
 impl<T: AsRawFd> PollFd<T> {
     /// Registers `io` (already non-blocking) with the current runtime.
     pub(crate) fn new(io: T) -> io::Result<Self> {
-        let registration = current_handle()?.reactor().register(io.as_raw_fd())?;
+        Self::registered_with(&current_handle()?, io)
+    }
+
+    fn registered_with(handle: &Handle, io: T) -> io::Result<Self> {
+        let registration = handle.reactor().register(io.as_raw_fd())?;
         Ok(PollFd {
             registration: OnceLock::from(Ok(registration)),
             home: None,
@@ -51,7 +55,7 @@ impl<T: AsRawFd> PollFd<T> {
     pub(crate) fn new_deferred(io: T) -> io::Result<Self> {
         let home = current_handle()?;
         if home.shared.worker_io.is_none() {
-            return Self::new(io);
+            return Self::registered_with(&home, io);
         }
         Ok(PollFd {
             registration: OnceLock::new(),

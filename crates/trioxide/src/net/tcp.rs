@@ -158,10 +158,7 @@ impl TcpListener {
     /// An accepted connection: registered with the worker that first uses it (usually the
     /// worker running the task it was handed to), see `PollFd::new_deferred`.
     fn registered_stream(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            io: PollFd::new_deferred(stream)?,
-            drained: AtomicBool::new(false),
-        })
+        PollFd::new_deferred(stream).map(TcpStream::with_io)
     }
 
     /// The bound address (with the real port after binding port 0).
@@ -353,10 +350,14 @@ impl TcpStream {
     }
 
     fn from_registered(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            io: PollFd::new(stream)?,
+        PollFd::new(stream).map(TcpStream::with_io)
+    }
+
+    fn with_io(io: PollFd<std::net::TcpStream>) -> TcpStream {
+        TcpStream {
+            io,
             drained: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Wraps a connected std stream (made non-blocking here).
@@ -451,7 +452,7 @@ impl TcpStream {
             .with_uring_ops(buf, |ops, buf| ops.send(self.as_raw_fd(), buf));
         let first = match first {
             Ok(first) => first,
-            Err(buf) => return self.write_all_ready(buf).await,
+            Err(buf) => return self.write_all_ready(buf, 0).await,
         };
         // A receive after a send usually waits for the peer's answer.
         self.drained.store(true, Ordering::Relaxed);
@@ -481,17 +482,15 @@ impl TcpStream {
                 Err(rest) => {
                     // The stream's reactor left io_uring (cannot happen): finish by readiness.
                     buf.extend_from_slice(&rest);
-                    let (res, rest) = self.write_all_ready(buf.split_off(written)).await;
-                    buf.extend_from_slice(&rest);
-                    return (res, buf);
+                    return self.write_all_ready(buf, written).await;
                 }
             };
         }
     }
 
-    /// `write_all_owned` on readiness: `send` whenever the socket is writable.
-    async fn write_all_ready(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        let mut written = 0;
+    /// `write_all_owned` on readiness, from byte `written` on: `send` whenever the socket
+    /// is writable.
+    async fn write_all_ready(&self, buf: Vec<u8>, mut written: usize) -> (io::Result<()>, Vec<u8>) {
         while written < buf.len() {
             match self
                 .io
