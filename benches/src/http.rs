@@ -46,10 +46,7 @@ async fn accept_loop(listener: trioxide::net::TcpListener) {
         let _ = conn.set_nodelay(true);
         drop(trioxide::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(
-                    trioxide::compat::HyperIo::new(conn),
-                    hyper::service::service_fn(hello),
-                )
+                .serve_connection(conn, hyper::service::service_fn(hello))
                 .await;
         }));
     }

@@ -28,7 +28,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use trioxide::compat::{HyperIo, TrioxideTimer};
+use trioxide::compat::TrioxideTimer;
 use trioxide::net::{TcpListener, TcpStream};
 use trioxide::signal::{Signal, SignalKind, signal};
 use trioxide::sync::Event;
@@ -103,7 +103,7 @@ async fn serve(conn: TcpStream, stopping: Arc<Event>, config: Config) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TrioxideTimer::new())
         .header_read_timeout(config.header_timeout);
-    let mut connection = pin!(http.serve_connection(HyperIo::new(conn), service));
+    let mut connection = pin!(http.serve_connection(conn, service));
     let mut stop = pin!(stopping.wait());
     let mut winding_down = false;
     let result = std::future::poll_fn(|cx| {

@@ -61,7 +61,8 @@ fn http1_server_and_client_over_tcp_on_every_flavor() {
                 hyper::server::conn::http1::Builder::new()
                     .timer(TrioxideTimer::new())
                     .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(HyperIo::new(conn), hyper::service::service_fn(hello))
+                    // hyper's traits on the stream itself; the client goes through HyperIo.
+                    .serve_connection(conn, hyper::service::service_fn(hello))
                     .await
                     .unwrap();
             });
@@ -99,14 +100,14 @@ fn http2_server_and_client_with_concurrent_streams_on_every_flavor() {
                 hyper::server::conn::http2::Builder::new(TrioxideExecutor::new())
                     .timer(TrioxideTimer::new())
                     .keep_alive_interval(Duration::from_secs(30))
-                    .serve_connection(HyperIo::new(conn), hyper::service::service_fn(hello))
+                    .serve_connection(conn, hyper::service::service_fn(hello))
                     .await
                     .unwrap();
             });
             let stream = TcpStream::connect(addr).await.unwrap();
             let (sender, conn) = hyper::client::conn::http2::Builder::new(TrioxideExecutor::new())
                 .timer(TrioxideTimer::new())
-                .handshake::<_, Empty<Bytes>>(HyperIo::new(stream))
+                .handshake::<_, Empty<Bytes>>(stream)
                 .await
                 .unwrap();
             let conn = trioxide::spawn(conn);
@@ -148,7 +149,7 @@ fn http1_over_a_unix_stream_on_io_uring_when_available() {
         let (server_side, client_side) = UnixStream::pair().unwrap();
         let server = trioxide::spawn(async move {
             hyper::server::conn::http1::Builder::new()
-                .serve_connection(HyperIo::new(server_side), hyper::service::service_fn(hello))
+                .serve_connection(server_side, hyper::service::service_fn(hello))
                 .await
                 .unwrap();
         });
@@ -191,4 +192,55 @@ fn header_read_timeout_closes_a_silent_connection() {
         let err = result.expect_err("a timed-out connection ends with an error");
         assert!(err.is_timeout(), "{err}");
     });
+}
+
+/// Echoes the request body.
+async fn echo_body(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    Ok(Response::new(Full::new(body)))
+}
+
+/// 8 MiB up and back on one connection, with hyper's traits on trioxide's `TcpStream`
+/// itself on both sides: reads into hyper's uninitialised buffer land whole, in order.
+#[test]
+fn a_large_body_round_trips_through_the_streams_own_hyper_traits_on_both_backends() {
+    for io in [Io::Epoll, Io::IoUring] {
+        let rt = match Runtime::builder().io(io).build() {
+            Ok(rt) => rt,
+            Err(err) => {
+                eprintln!("skipping {io:?}: {err}");
+                continue;
+            }
+        };
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = trioxide::spawn(async move {
+                let (conn, _) = listener.accept().await.unwrap();
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(conn, hyper::service::service_fn(echo_body))
+                    .await
+                    .unwrap();
+            });
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake::<_, Full<Bytes>>(stream)
+                    .await
+                    .unwrap();
+            let conn = trioxide::spawn(conn);
+            let sent: Vec<u8> = (0..8 << 20)
+                .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+                .collect();
+            let req = Request::post("/")
+                .body(Full::new(Bytes::from(sent.clone())))
+                .unwrap();
+            let res = sender.send_request(req).await.unwrap();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body.len(), sent.len(), "{io:?}");
+            assert!(body[..] == sent[..], "{io:?}: the echoed body differs");
+            drop(sender);
+            conn.await.unwrap().unwrap();
+            server.await.unwrap();
+        });
+    }
 }

@@ -1,5 +1,6 @@
-//! hyper 1.x on trioxide: [`HyperIo`] (hyper's `rt::Read` / `rt::Write` over any
-//! futures-io stream), [`TrioxideExecutor`] (hyper's `rt::Executor`: spawns on the
+//! hyper 1.x on trioxide: hyper's `rt::Read` / `rt::Write` on trioxide's `TcpStream` and
+//! `UnixStream` themselves (reading straight into hyper's buffer) and, for any other
+//! futures-io stream (a TLS stream, say), through [`HyperIo`]; [`TrioxideExecutor`] (hyper's `rt::Executor`: spawns on the
 //! current trioxide runtime, as HTTP/2 needs for its stream tasks) and [`TrioxideTimer`]
 //! (hyper's `rt::Timer` on trioxide's timer wheel, for `header_read_timeout`, keep-alive
 //! pings and the like).
@@ -7,7 +8,7 @@
 //! ```
 //! use bytes::Bytes;
 //! use http_body_util::{BodyExt, Empty, Full};
-//! use trioxide::compat::{HyperIo, TrioxideTimer};
+//! use trioxide::compat::TrioxideTimer;
 //! use trioxide::net::{TcpListener, TcpStream};
 //!
 //! trioxide::run(async {
@@ -20,12 +21,12 @@
 //!         });
 //!         hyper::server::conn::http1::Builder::new()
 //!             .timer(TrioxideTimer::new())
-//!             .serve_connection(HyperIo::new(conn), service)
+//!             .serve_connection(conn, service)
 //!             .await
 //!             .unwrap();
 //!     });
 //!     let stream = TcpStream::connect(addr).await.unwrap();
-//!     let (mut sender, conn) = hyper::client::conn::http1::handshake(HyperIo::new(stream))
+//!     let (mut sender, conn) = hyper::client::conn::http1::handshake(stream)
 //!         .await
 //!         .unwrap();
 //!     let conn = trioxide::spawn(conn);
@@ -71,8 +72,10 @@ fn next_read_chunk(chunk: usize, read: usize) -> usize {
     }
 }
 
-/// A futures-io stream (a trioxide `TcpStream`, `UnixStream`, ...) as a hyper 1.x
-/// transport: implements `hyper::rt::Read` and `hyper::rt::Write`.
+/// Any futures-io stream (a TLS stream over a trioxide socket, say) as a hyper 1.x
+/// transport: implements `hyper::rt::Read` and `hyper::rt::Write`. trioxide's own
+/// `TcpStream` and `UnixStream` implement both themselves and need no wrapper (and read
+/// without the zero-fill this wrapper must do).
 #[derive(Debug)]
 pub struct HyperIo<S> {
     inner: S,
@@ -164,6 +167,68 @@ impl<S: AsyncWrite + Unpin> rt::Write for HyperIo<S> {
         Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
 }
+
+/// hyper's `rt::Read` / `rt::Write` directly on trioxide's streams, without [`HyperIo`]:
+/// a read goes straight into hyper's uninitialised buffer (`recv` only writes it), where
+/// the futures-io path of `HyperIo` must zero-fill what it offers first — a `memset` of
+/// the offered chunk per read, including every read that finds nothing yet.
+macro_rules! impl_hyper_io {
+    ($ty:ty) => {
+        impl rt::Read for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                mut buf: ReadBufCursor<'_>,
+            ) -> Poll<io::Result<()>> {
+                // SAFETY: the stream only writes into these bytes (never reads them or
+                // marks them uninitialised); `advance` below counts only the ones written.
+                let dst = unsafe { buf.as_mut() };
+                let len = dst.len();
+                let n = match self.get_mut().poll_read_uninit(cx, dst) {
+                    Poll::Ready(Ok(n)) => n.min(len),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                // SAFETY: the read initialised the first `n` bytes of the unfilled part.
+                unsafe { buf.advance(n) };
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        impl rt::Write for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write(self, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_flush(self, cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_close(self, cx)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
+        }
+    };
+}
+
+impl_hyper_io!(crate::net::TcpStream);
+impl_hyper_io!(crate::net::UnixStream);
 
 /// hyper's `rt::Executor` on trioxide: each future hyper hands over (an HTTP/2 stream,
 /// a client connection's background task) becomes a detached trioxide task.

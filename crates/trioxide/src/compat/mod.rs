@@ -1,9 +1,10 @@
 //! Adapters that let libraries written against other runtimes' traits run on trioxide.
 //!
 //! Each adapter sits behind a feature flag (all off by default):
-//! - `hyper`: [`HyperIo`], [`TrioxideExecutor`] and [`TrioxideTimer`], hyper 1.x's
-//!   `rt::{Read, Write, Executor, Timer}`, so hyper's clients and servers (HTTP/1 and
-//!   HTTP/2) run on trioxide with no tokio runtime in the process;
+//! - `hyper`: hyper 1.x's `rt::{Read, Write}` on `TcpStream` and `UnixStream` directly,
+//!   [`HyperIo`] for other futures-io streams, [`TrioxideExecutor`] and
+//!   [`TrioxideTimer`] (`rt::{Executor, Timer}`), so hyper's clients and servers (HTTP/1
+//!   and HTTP/2) run on trioxide with no tokio runtime in the process;
 //! - `tokio-io`: [`TokioIo`], tokio's `AsyncRead` / `AsyncWrite` over trioxide's streams
 //!   (only tokio's traits are used; no tokio runtime is started);
 //! - `tracing`: a `tracing` span per spawned task and events for slow polls and

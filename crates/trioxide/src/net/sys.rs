@@ -234,6 +234,16 @@ fn cvt_len(ret: libc::c_long) -> io::Result<usize> {
 
 /// `recv(2)` (as `recvfrom` with no address) into `buf`.
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and `recv_uninit`
+    // only writes initialised bytes into it.
+    recv_uninit(fd, unsafe {
+        &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>])
+    })
+}
+
+/// `recv(2)` into memory that need not be initialised: the kernel only writes to it, so
+/// the first `n` bytes (`n` returned) are initialised afterwards.
+pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the
     // call; the null address pointers ask for no peer address.
     cvt_len(unsafe {

@@ -513,6 +513,21 @@ impl TcpStream {
             .poll_stream_with(cx, Direction::Read, len, |s| sys::recv(s.as_raw_fd(), buf))
     }
 
+    /// [`poll_read_ref`](Self::poll_read_ref) into memory that need not be initialised
+    /// (hyper's read buffer): no `memset` before each read. Returns how many bytes were
+    /// written, and so initialised, at the front of `buf`.
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.io.poll_stream_with(cx, Direction::Read, len, |s| {
+            sys::recv_uninit(s.as_raw_fd(), buf)
+        })
+    }
+
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_stream_send(cx, buf)
     }

@@ -101,6 +101,19 @@ impl UnixStream {
         })
     }
 
+    /// [`poll_read_ref`](Self::poll_read_ref) into memory that need not be initialised
+    /// (hyper's read buffer), as `TcpStream::poll_read_uninit`.
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_with(cx, Direction::Read, |s| {
+            super::sys::recv_uninit(s.as_raw_fd(), buf)
+        })
+    }
+
     fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_stream_send(cx, buf)
     }
