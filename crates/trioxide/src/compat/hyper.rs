@@ -40,6 +40,7 @@
 //! });
 //! ```
 
+use super::read_chunk::{MIN_READ_CHUNK, next_read_chunk};
 use crate::runtime::Handle;
 use crate::time::{Instant, Sleep};
 use futures_io::{AsyncRead, AsyncWrite};
@@ -50,28 +51,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// The most bytes one read zero-fills in hyper's (uninitialised) read buffer: bounds the
-/// cost of initialising it when hyper offers a large buffer for a small read.
-const MAX_READ_CHUNK: usize = 64 * 1024;
-/// The fewest bytes one read offers (the size of a small request with its headers).
-const MIN_READ_CHUNK: usize = 4 * 1024;
-
-/// How much of hyper's buffer the next read zero-fills and offers: hyper hands over
-/// fresh, uninitialised memory on every read, and a futures-io reader needs it
-/// initialised, so each read pays a `memset` of what it offers. Offering 64 KiB for a
-/// 100-byte request made that `memset` a visible share of a keep-alive HTTP server's
-/// time; the chunk therefore starts small, doubles after a read that filled it, and
-/// shrinks back after one that used under a quarter.
-fn next_read_chunk(chunk: usize, read: usize) -> usize {
-    if read == chunk {
-        (chunk * 2).min(MAX_READ_CHUNK)
-    } else if read < chunk / 4 {
-        (chunk / 2).max(MIN_READ_CHUNK)
-    } else {
-        chunk
-    }
-}
-
 /// Any futures-io stream (a TLS stream over a trioxide socket, say) as a hyper 1.x
 /// transport: implements `hyper::rt::Read` and `hyper::rt::Write`. trioxide's own
 /// `TcpStream` and `UnixStream` implement both themselves and need no wrapper (and read
@@ -79,7 +58,7 @@ fn next_read_chunk(chunk: usize, read: usize) -> usize {
 #[derive(Debug)]
 pub struct HyperIo<S> {
     inner: S,
-    /// Bytes the next read offers (`next_read_chunk`).
+    /// Bytes the next read offers (`super::read_chunk`).
     read_chunk: usize,
 }
 
@@ -324,26 +303,6 @@ mod tests {
     use hyper::rt::{Read, Timer, Write};
 
     fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn read_chunk_grows_with_full_reads_and_shrinks_with_small_ones() {
-        let mut chunk = MIN_READ_CHUNK;
-        chunk = next_read_chunk(chunk, chunk);
-        assert_eq!(chunk, 2 * MIN_READ_CHUNK, "a full read doubles it");
-        for _ in 0..10 {
-            chunk = next_read_chunk(chunk, chunk);
-        }
-        assert_eq!(chunk, MAX_READ_CHUNK, "capped");
-        assert_eq!(
-            next_read_chunk(chunk, chunk / 2),
-            chunk,
-            "a half read keeps it"
-        );
-        for _ in 0..10 {
-            chunk = next_read_chunk(chunk, 10);
-        }
-        assert_eq!(chunk, MIN_READ_CHUNK, "small reads bring it back down");
-    }
 
     #[test]
     fn adapters_are_send_and_sync() {

@@ -16,6 +16,8 @@
 
 #[cfg(feature = "hyper")]
 mod hyper;
+#[cfg(any(feature = "hyper", feature = "tokio-io"))]
+mod read_chunk;
 #[cfg(feature = "tokio-io")]
 mod tokio_io;
 #[cfg(feature = "tracing")]

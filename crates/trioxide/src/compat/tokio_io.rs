@@ -17,25 +17,29 @@
 //! });
 //! ```
 
+use super::read_chunk::{MIN_READ_CHUNK, next_read_chunk};
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::ReadBuf;
 
-/// The most bytes one read zero-fills in tokio's (possibly uninitialised) read buffer.
-const MAX_READ_CHUNK: usize = 64 * 1024;
-
 /// A futures-io stream seen through tokio's I/O traits.
 #[derive(Debug)]
 pub struct TokioIo<S> {
     inner: S,
+    /// Bytes the next read zero-fills and offers at most, beyond what the caller's
+    /// buffer already has initialised (`super::read_chunk`).
+    read_chunk: usize,
 }
 
 impl<S> TokioIo<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> TokioIo<S> {
-        TokioIo { inner }
+        TokioIo {
+            inner,
+            read_chunk: MIN_READ_CHUNK,
+        }
     }
 
     /// The wrapped stream.
@@ -60,10 +64,16 @@ impl<S: AsyncRead + Unpin> tokio::io::AsyncRead for TokioIo<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let len = buf.remaining().min(MAX_READ_CHUNK);
+        let this = self.get_mut();
+        // Bytes already initialised past the filled part cost nothing to offer.
+        let initialised = buf.initialized().len() - buf.filled().len();
+        let len = buf.remaining().min(this.read_chunk.max(initialised));
         let dst = buf.initialize_unfilled_to(len);
-        match Pin::new(&mut self.get_mut().inner).poll_read(cx, dst) {
+        match Pin::new(&mut this.inner).poll_read(cx, dst) {
             Poll::Ready(Ok(n)) => {
+                if len == this.read_chunk {
+                    this.read_chunk = next_read_chunk(len, n);
+                }
                 // `advance` checks `n` against the initialised part and panics past it.
                 buf.advance(n.min(len));
                 Poll::Ready(Ok(()))
