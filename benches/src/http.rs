@@ -54,13 +54,13 @@ async fn accept_loop(listener: trioxide::net::TcpListener) {
 
 /// Starts hyper on a trioxide runtime (WorkStealing, epoll) in a background thread;
 /// returns its address.
-fn trioxide_server() -> SocketAddr {
+pub(crate) fn trioxide_server() -> SocketAddr {
     trioxide_server_on(Io::Epoll)
 }
 
 /// Starts hyper on a WorkStealing trioxide runtime on `io` in a background thread;
 /// returns its address.
-fn trioxide_server_on(io: Io) -> SocketAddr {
+pub(crate) fn trioxide_server_on(io: Io) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = trioxide::Runtime::builder()
@@ -122,7 +122,7 @@ fn trioxide_server_per_core(io: Io) -> SocketAddr {
 }
 
 /// Starts hyper on a tokio runtime in a background thread; returns its address.
-fn tokio_server() -> SocketAddr {
+pub(crate) fn tokio_server() -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -222,6 +222,28 @@ async fn read_response(conn: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) {
         let n = conn.read(&mut chunk).await.unwrap();
         assert!(n > 0, "the server closed the connection");
         buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Serves hyper's hello world on `server` (`trioxide`, `trioxide-uring`, `trioxide-tpc-uring`
+/// or `tokio`) in this process until it is killed, for an out-of-process load generator
+/// (wrk); prints the address on stdout first.
+pub fn serve(server: &str) -> ! {
+    let addr = match server {
+        "trioxide" => trioxide_server(),
+        "trioxide-uring" => trioxide_server_on(Io::IoUring),
+        "trioxide-tpc-uring" => trioxide_server_per_core(Io::IoUring),
+        "tokio" => tokio_server(),
+        other => {
+            eprintln!(
+                "unknown server {other:?}: trioxide, trioxide-uring, trioxide-tpc-uring or tokio"
+            );
+            std::process::exit(2)
+        }
+    };
+    println!("{addr}");
+    loop {
+        std::thread::park();
     }
 }
 

@@ -17,6 +17,7 @@ mod scope;
 mod sync;
 mod syscalls;
 mod work_stealing;
+mod wrk;
 
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,11 @@ fn fmt(d: Duration) -> String {
 
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, server] = filter.as_slice()
+        && mode == "--serve-http"
+    {
+        http::serve(server);
+    }
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -70,7 +76,8 @@ fn main() {
         .chain(fs::benches())
         .chain(scope::benches())
         .chain(sync::benches())
-        .chain(http::benches());
+        .chain(http::benches())
+        .chain(wrk::benches());
     for mut bench in all {
         // A filter matches names containing it; `=name` matches that name only.
         let matches = |f: &String| match f.strip_prefix('=') {
@@ -143,6 +150,15 @@ fn main() {
     if let Some(section) = &syscalls {
         println!("{section}");
     }
+    // The CPU split under wrk: on a full run, or when asked.
+    let cpu = if filter.is_empty() || filter.iter().any(|f| f == "wrk-cpu") {
+        wrk::cpu_section()
+    } else {
+        None
+    };
+    if let Some(section) = &cpu {
+        println!("{section}");
+    }
     let doc = format!(
         "# Benchmarks\n\nMedians of {runs} alternating runs, trioxide vs tokio in the same \
          process (ratio = trioxide time / tokio time; lower is better). Absolute times on \
@@ -163,8 +179,10 @@ fn main() {
          `*_vs_tokio_per_core_*` against tokio in that same per-core design (a pinned \
          current_thread runtime and steered listener per core); `http1_*` run hyper on \
          trioxide (WorkStealing, epoll; `_uring`: on io_uring; `_tpc_uring`: ThreadPerCore, io_uring) and on tokio \
-         (multi_thread), 2 workers each, loaded by one generator on its own thread.\n\n{table}\n{}",
-        syscalls.unwrap_or_default()
+         (multi_thread), 2 workers each, loaded by one generator on its own thread (`http1_hello_wrk*`: \
+         by wrk, in a process of its own).\n\n{table}\n{}{}",
+        syscalls.unwrap_or_default(),
+        cpu.map(|c| format!("\n{c}")).unwrap_or_default()
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     if filter.is_empty() {
