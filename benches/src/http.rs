@@ -36,18 +36,33 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     ))))
 }
 
+/// How the trioxide servers hand a connection to hyper.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Transport {
+    /// The stream's own (readiness-based) hyper traits.
+    Stream,
+    /// `CompletionIo`: io_uring receive and send operations on owned buffers.
+    Completion,
+}
+
 /// Accepts forever, serving each connection with hyper in a task of its own (on a
 /// ThreadPerCore core, on that core).
-async fn accept_loop(listener: trioxide::net::TcpListener) {
+async fn accept_loop(listener: trioxide::net::TcpListener, transport: Transport) {
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             continue;
         };
         let _ = conn.set_nodelay(true);
         drop(trioxide::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(conn, hyper::service::service_fn(hello))
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            let service = hyper::service::service_fn(hello);
+            let _ = match transport {
+                Transport::Stream => http.serve_connection(conn, service).await,
+                Transport::Completion => {
+                    let conn = trioxide::compat::CompletionIo::new(conn);
+                    http.serve_connection(conn, service).await
+                }
+            };
         }));
     }
 }
@@ -61,6 +76,12 @@ pub(crate) fn trioxide_server() -> SocketAddr {
 /// Starts hyper on a WorkStealing trioxide runtime on `io` in a background thread;
 /// returns its address.
 pub(crate) fn trioxide_server_on(io: Io) -> SocketAddr {
+    trioxide_server_with(io, Transport::Stream)
+}
+
+/// Starts hyper on a WorkStealing trioxide runtime on `io`, over `transport`, in a
+/// background thread; returns its address.
+pub(crate) fn trioxide_server_with(io: Io, transport: Transport) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = trioxide::Runtime::builder()
@@ -74,7 +95,7 @@ pub(crate) fn trioxide_server_on(io: Io) -> SocketAddr {
                 .await
                 .unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            accept_loop(listener).await;
+            accept_loop(listener, transport).await;
         });
     });
     rx.recv().unwrap()
@@ -83,7 +104,7 @@ pub(crate) fn trioxide_server_on(io: Io) -> SocketAddr {
 /// Starts hyper on a ThreadPerCore trioxide runtime (2 pinned cores on `io`), one
 /// `SO_REUSEPORT` listener per core (the kernel spreads the connections over them);
 /// returns the address.
-fn trioxide_server_per_core(io: Io) -> SocketAddr {
+pub(crate) fn trioxide_server_per_core(io: Io, transport: Transport) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = trioxide::Runtime::builder()
@@ -106,7 +127,7 @@ fn trioxide_server_per_core(io: Io) -> SocketAddr {
                                 .await
                                 .unwrap();
                             bound_tx.send(listener.local_addr().unwrap()).unwrap();
-                            accept_loop(listener).await;
+                            accept_loop(listener, transport).await;
                         })
                         .expect("a ThreadPerCore runtime"),
                 );
@@ -225,14 +246,19 @@ async fn read_response(conn: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) {
     }
 }
 
-/// Serves hyper's hello world on `server` (`trioxide`, `trioxide-uring`, `trioxide-tpc-uring`
-/// or `tokio`) in this process until it is killed, for an out-of-process load generator
+/// Serves hyper's hello world on `server` (`trioxide`, `trioxide-uring`,
+/// `trioxide-uring-completion`, `trioxide-tpc-uring`, `trioxide-tpc-uring-completion` or
+/// `tokio`) in this process until it is killed, for an out-of-process load generator
 /// (wrk); prints the address on stdout first.
 pub fn serve(server: &str) -> ! {
     let addr = match server {
         "trioxide" => trioxide_server(),
         "trioxide-uring" => trioxide_server_on(Io::IoUring),
-        "trioxide-tpc-uring" => trioxide_server_per_core(Io::IoUring),
+        "trioxide-uring-completion" => trioxide_server_with(Io::IoUring, Transport::Completion),
+        "trioxide-tpc-uring" => trioxide_server_per_core(Io::IoUring, Transport::Stream),
+        "trioxide-tpc-uring-completion" => {
+            trioxide_server_per_core(Io::IoUring, Transport::Completion)
+        }
         "tokio" => tokio_server(),
         other => {
             eprintln!(
@@ -260,6 +286,8 @@ pub fn benches() -> Vec<Bench> {
     let tpc_uring = Arc::new(OnceLock::new());
     let ws_uring = Arc::new(OnceLock::new());
     let (theirs3, theirs4) = (theirs.clone(), theirs.clone());
+    let ws_completion = Arc::new(OnceLock::new());
+    let theirs5 = theirs.clone();
     vec![
         Bench {
             name: "http1_hello_uring",
@@ -270,10 +298,26 @@ pub fn benches() -> Vec<Bench> {
             tokio: Box::new(move || load(*theirs4.get_or_init(tokio_server)).1),
         },
         Bench {
+            name: "http1_hello_uring_completion",
+            what: "the same load on hyper over WorkStealing on io_uring through CompletionIo (RECV/SEND operations on owned buffers, one io_uring_enter per tick); tokio as in http1_hello",
+            trioxide: Box::new(move || {
+                load(
+                    *ws_completion
+                        .get_or_init(|| trioxide_server_with(Io::IoUring, Transport::Completion)),
+                )
+                .1
+            }),
+            tokio: Box::new(move || load(*theirs5.get_or_init(tokio_server)).1),
+        },
+        Bench {
             name: "http1_hello_tpc_uring",
             what: "the same load on hyper over ThreadPerCore (2 pinned cores, io_uring, readiness-based I/O), a SO_REUSEPORT listener per core; tokio as in http1_hello",
             trioxide: Box::new(move || {
-                load(*tpc_uring.get_or_init(|| trioxide_server_per_core(Io::IoUring))).1
+                load(
+                    *tpc_uring
+                        .get_or_init(|| trioxide_server_per_core(Io::IoUring, Transport::Stream)),
+                )
+                .1
             }),
             tokio: Box::new(move || load(*theirs3.get_or_init(tokio_server)).1),
         },

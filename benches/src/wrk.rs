@@ -13,7 +13,9 @@
 //! skipped with a note; the in-process generator rows of `http.rs` still run.
 
 use crate::Bench;
-use crate::http::{tokio_server, trioxide_server, trioxide_server_on};
+use crate::http::{
+    Transport, tokio_server, trioxide_server, trioxide_server_on, trioxide_server_with,
+};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
@@ -146,8 +148,10 @@ pub fn benches() -> Vec<Bench> {
     }
     let ours = Arc::new(OnceLock::new());
     let ours_uring = Arc::new(OnceLock::new());
+    let ours_completion = Arc::new(OnceLock::new());
     let theirs = Arc::new(OnceLock::new());
     let (ours2, theirs2, theirs3) = (ours.clone(), theirs.clone(), theirs.clone());
+    let theirs4 = theirs.clone();
     vec![
         Bench {
             name: "http1_hello_wrk",
@@ -178,6 +182,20 @@ pub fn benches() -> Vec<Bench> {
                 time_per_row(run(*theirs3.get_or_init(tokio_server), RUN_SECONDS))
             }),
         },
+        Bench {
+            name: "http1_hello_wrk_uring_completion",
+            what: "the same wrk load on hyper over WorkStealing on io_uring through CompletionIo (RECV/SEND operations on owned buffers); tokio as in http1_hello_wrk",
+            trioxide: Box::new(move || {
+                time_per_row(run(
+                    *ours_completion
+                        .get_or_init(|| trioxide_server_with(Io::IoUring, Transport::Completion)),
+                    RUN_SECONDS,
+                ))
+            }),
+            tokio: Box::new(move || {
+                time_per_row(run(*theirs4.get_or_init(tokio_server), RUN_SECONDS))
+            }),
+        },
     ]
 }
 
@@ -192,9 +210,13 @@ pub fn cpu_section() -> Option<String> {
     if !available() {
         return None;
     }
-    let servers: [(&str, SocketAddr); 3] = [
+    let servers: [(&str, SocketAddr); 4] = [
         ("trioxide (epoll)", trioxide_server()),
         ("trioxide (io_uring)", trioxide_server_on(Io::IoUring)),
+        (
+            "trioxide (io_uring, CompletionIo)",
+            trioxide_server_with(Io::IoUring, Transport::Completion),
+        ),
         ("tokio", tokio_server()),
     ];
     let mut rows = Vec::new();

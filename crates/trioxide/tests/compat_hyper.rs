@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use std::convert::Infallible;
 use std::time::Duration;
-use trioxide::compat::{HyperIo, TrioxideExecutor, TrioxideTimer};
+use trioxide::compat::{CompletionIo, HyperIo, TrioxideExecutor, TrioxideTimer};
 use trioxide::net::{TcpListener, TcpStream, UnixStream};
 use trioxide::runtime::{Flavor, Io, Runtime};
 
@@ -243,4 +243,101 @@ fn a_large_body_round_trips_through_the_streams_own_hyper_traits_on_both_backend
             server.await.unwrap();
         });
     }
+}
+
+/// `CompletionIo` on both ends, on every flavor and both backends (on epoll it is the
+/// stream's own readiness path): keep-alive requests, an 8 MiB body up and back (many
+/// receives, the buffer growing, sends the kernel may take in parts), and 100 connections
+/// at once, each with requests of its own.
+#[test]
+fn completion_io_serves_and_requests_on_every_flavor_and_backend() {
+    for flavor in FLAVORS {
+        for io in [Io::Epoll, Io::IoUring] {
+            let rt = match Runtime::builder().flavor(flavor).io(io).build() {
+                Ok(rt) => rt,
+                Err(err) => {
+                    eprintln!("skipping {flavor:?} on {io:?}: {err}");
+                    continue;
+                }
+            };
+            rt.block_on(completion_io_round_trips(format!("{flavor:?} on {io:?}")));
+        }
+    }
+}
+
+async fn completion_io_round_trips(what: String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    const CONNECTIONS: usize = 100;
+    let server_what = what.clone();
+    let server = trioxide::spawn(async move {
+        let mut conns = Vec::new();
+        // One connection for the large body, then the concurrent ones.
+        for _ in 0..=CONNECTIONS {
+            let (conn, _) = listener.accept().await.unwrap();
+            let what = server_what.clone();
+            conns.push(trioxide::spawn(async move {
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        CompletionIo::new(conn),
+                        hyper::service::service_fn(|req: Request<Incoming>| async move {
+                            if req.method() == hyper::Method::POST {
+                                echo_body(req).await
+                            } else {
+                                hello(req).await
+                            }
+                        }),
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("{what}: the server's connection failed: {e:?}"));
+            }));
+        }
+        for conn in conns {
+            conn.await.unwrap();
+        }
+    });
+    let client = |stream: TcpStream| {
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(CompletionIo::new(stream))
+    };
+    let (mut sender, conn) = client(TcpStream::connect(addr).await.unwrap())
+        .await
+        .unwrap();
+    let conn = trioxide::spawn(conn);
+    for name in ["/Alice", "/Bob"] {
+        let body = get_body(&mut sender, name).await;
+        assert_eq!(body, format!("{name} HTTP/1.1 tokio=false"), "{what}");
+    }
+    let sent: Vec<u8> = (0..8 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    sender.ready().await.unwrap();
+    let req = Request::post("/")
+        .body(Full::new(Bytes::from(sent.clone())))
+        .unwrap();
+    let res = sender.send_request(req).await.unwrap();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(body[..] == sent[..], "{what}: the echoed body differs");
+    drop(sender);
+    conn.await.unwrap().unwrap();
+
+    let mut clients = Vec::new();
+    for i in 0..CONNECTIONS {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let what = what.clone();
+        clients.push(trioxide::spawn(async move {
+            let (mut sender, conn) = client(stream).await.unwrap();
+            let conn = trioxide::spawn(conn);
+            for round in 0..3 {
+                let path = format!("/c{i}r{round}");
+                let body = get_body(&mut sender, &path).await;
+                assert_eq!(body, format!("{path} HTTP/1.1 tokio=false"), "{what}");
+            }
+            drop(sender);
+            conn.await.unwrap().unwrap();
+        }));
+    }
+    for c in clients {
+        c.await.unwrap();
+    }
+    server.await.unwrap();
 }

@@ -2,6 +2,7 @@
 //!
 //! Each adapter sits behind a feature flag (all off by default):
 //! - `hyper`: hyper 1.x's `rt::{Read, Write}` on `TcpStream` and `UnixStream` directly,
+//!   [`CompletionIo`] for a `TcpStream` on io_uring's completion-based receive and send,
 //!   [`HyperIo`] for other futures-io streams, [`TrioxideExecutor`] and
 //!   [`TrioxideTimer`] (`rt::{Executor, Timer}`), so hyper's clients and servers (HTTP/1
 //!   and HTTP/2) run on trioxide with no tokio runtime in the process;
@@ -16,6 +17,8 @@
 
 #[cfg(feature = "hyper")]
 mod hyper;
+#[cfg(feature = "hyper")]
+mod hyper_completion;
 #[cfg(any(feature = "hyper", feature = "tokio-io"))]
 mod read_chunk;
 #[cfg(feature = "tokio-io")]
@@ -28,5 +31,7 @@ pub(crate) mod tracing;
 
 #[cfg(feature = "hyper")]
 pub use self::hyper::{HyperIo, TrioxideExecutor, TrioxideSleep, TrioxideTimer};
+#[cfg(feature = "hyper")]
+pub use self::hyper_completion::CompletionIo;
 #[cfg(feature = "tokio-io")]
 pub use self::tokio_io::TokioIo;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use trioxide_reactor::Direction;
-use trioxide_reactor::uring::MultiAccept;
+use trioxide_reactor::uring::{BufResult, MultiAccept, Op};
 use trioxide_task::coop;
 
 /// A TCP listening socket (asyncio's `start_server` socket).
@@ -414,14 +414,7 @@ impl TcpStream {
     pub async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         let cap = buf.capacity();
         let drained = self.drained.load(Ordering::Relaxed);
-        let op = self.io.with_uring_ops(buf, |ops, buf| {
-            if drained {
-                ops.recv_after_drain(self.as_raw_fd(), buf)
-            } else {
-                ops.recv(self.as_raw_fd(), buf)
-            }
-        });
-        let mut buf = match op {
+        let mut buf = match self.submit_recv(buf, drained) {
             Ok(op) => {
                 let (res, buf) = op.await;
                 let short = matches!(res, Ok(n) if n < cap);
@@ -447,10 +440,7 @@ impl TcpStream {
             return (Ok(()), buf);
         }
         // The common case: the whole buffer goes to the kernel as it is, no copy.
-        let first = self
-            .io
-            .with_uring_ops(buf, |ops, buf| ops.send(self.as_raw_fd(), buf));
-        let first = match first {
+        let first = match self.submit_send(buf) {
             Ok(first) => first,
             Err(buf) => return self.write_all_ready(buf, 0).await,
         };
@@ -470,10 +460,7 @@ impl TcpStream {
             // After a short send the kernel must start at `written`: send the rest as a
             // buffer of its own, then put it back.
             let rest = buf.split_off(written);
-            let op = self
-                .io
-                .with_uring_ops(rest, |ops, rest| ops.send(self.as_raw_fd(), rest));
-            res = match op {
+            res = match self.submit_send(rest) {
                 Ok(op) => {
                     let (sent, rest) = op.await;
                     buf.extend_from_slice(&rest);
@@ -486,6 +473,37 @@ impl TcpStream {
                 }
             };
         }
+    }
+
+    /// Submits an io_uring receive into `buf`'s capacity on this thread's ring;
+    /// `expect_idle` says no data is expected yet (`UringOps::recv_after_drain`). On
+    /// epoll nothing is submitted and `buf` comes back.
+    pub(crate) fn submit_recv(
+        &self,
+        buf: Vec<u8>,
+        expect_idle: bool,
+    ) -> Result<Op<BufResult>, Vec<u8>> {
+        let fd = self.as_raw_fd();
+        self.io.with_uring_ops(buf, |ops, buf| {
+            if expect_idle {
+                ops.recv_after_drain(fd, buf)
+            } else {
+                ops.recv(fd, buf)
+            }
+        })
+    }
+
+    /// Whether this stream's operations go to an io_uring ring (the runtime's backend).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn uring_available(&self) -> bool {
+        self.io.with_uring_ops((), |_, ()| ()).is_ok()
+    }
+
+    /// Submits an io_uring send of `buf` on this thread's ring; on epoll nothing is
+    /// submitted and `buf` comes back.
+    pub(crate) fn submit_send(&self, buf: Vec<u8>) -> Result<Op<BufResult>, Vec<u8>> {
+        let fd = self.as_raw_fd();
+        self.io.with_uring_ops(buf, |ops, buf| ops.send(fd, buf))
     }
 
     /// `write_all_owned` on readiness, from byte `written` on: `send` whenever the socket
