@@ -34,6 +34,12 @@ use trioxide_reactor::uring::{BufResult, Op};
 /// parts, as a short write).
 const MAX_SEND_CHUNK: usize = 256 * 1024;
 
+/// The error for a stream whose reactor stopped offering io_uring operations after the
+/// adapter began using them (a runtime never changes backend, so this is not expected).
+fn left_io_uring() -> io::Error {
+    io::Error::other("CompletionIo: the stream's runtime no longer runs io_uring")
+}
+
 /// A `TcpStream` as a hyper transport on io_uring's completion-based receive and send.
 /// See the module docs; on epoll it behaves exactly as the stream itself.
 ///
@@ -183,9 +189,7 @@ impl CompletionIo {
             match self.stream.submit_recv(buf, self.expect_idle) {
                 Ok(op) => self.recv = Some(op),
                 Err(_) => {
-                    return Poll::Ready(Err(io::Error::other(
-                        "CompletionIo: the stream's runtime no longer runs io_uring",
-                    )));
+                    return Poll::Ready(Err(left_io_uring()));
                 }
             }
         }
@@ -212,9 +216,7 @@ impl CompletionIo {
                     match self.stream.submit_send(buf) {
                         Ok(op) => self.send = Some(op),
                         Err(_) => {
-                            return Poll::Ready(Err(io::Error::other(
-                                "CompletionIo: the stream's runtime no longer runs io_uring",
-                            )));
+                            return Poll::Ready(Err(left_io_uring()));
                         }
                     }
                     continue;
@@ -274,9 +276,7 @@ impl CompletionIo {
                 self.expect_idle = true;
                 Poll::Ready(Ok(n))
             }
-            Err(_) => Poll::Ready(Err(io::Error::other(
-                "CompletionIo: the stream's runtime no longer runs io_uring",
-            ))),
+            Err(_) => Poll::Ready(Err(left_io_uring())),
         }
     }
 }
