@@ -178,7 +178,8 @@ fn main() {
          each connection share a CPU) against tokio's multi_thread runtime, and \
          `*_vs_tokio_per_core_*` against tokio in that same per-core design (a pinned \
          current_thread runtime and steered listener per core); `http1_*` run hyper on \
-         trioxide (WorkStealing, epoll; `_uring`: on io_uring; `_tpc_uring`: ThreadPerCore, io_uring) and on tokio \
+         trioxide (WorkStealing, epoll; `_uring`: on io_uring; `_uring_completion`: on io_uring through \
+         `CompletionIo`'s owned-buffer RECV/SEND; `_tpc_uring`: ThreadPerCore, io_uring) and on tokio \
          (multi_thread), 2 workers each, loaded by one generator on its own thread (`http1_hello_wrk*`: \
          by wrk, in a process of its own).\n\n{table}\n{}{}",
         syscalls.unwrap_or_default(),
