@@ -7,6 +7,7 @@
 //! profilers and `perf stat`. A full run (or the filter `syscalls`) ends with the system
 //! calls per echo round trip of each side, counted under `strace` (`syscalls.rs`).
 
+mod bare_http;
 mod current_thread;
 mod fs;
 mod http;
