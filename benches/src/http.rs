@@ -262,7 +262,8 @@ pub fn serve(server: &str) -> ! {
         "tokio" => tokio_server(),
         other => {
             eprintln!(
-                "unknown server {other:?}: trioxide, trioxide-uring, trioxide-tpc-uring or tokio"
+                "unknown server {other:?}: trioxide, trioxide-uring, trioxide-uring-completion, \
+                 trioxide-tpc-uring, trioxide-tpc-uring-completion or tokio"
             );
             std::process::exit(2)
         }

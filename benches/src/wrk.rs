@@ -146,57 +146,63 @@ pub fn benches() -> Vec<Bench> {
         );
         return Vec::new();
     }
+    // One tokio server serves every row's tokio side.
+    let theirs: Arc<OnceLock<SocketAddr>> = Arc::new(OnceLock::new());
+    let throughput = time_per_row as fn(WrkRun) -> Duration;
+    let p99 = (|run: WrkRun| run.p99) as fn(WrkRun) -> Duration;
     let ours = Arc::new(OnceLock::new());
-    let ours_uring = Arc::new(OnceLock::new());
-    let ours_completion = Arc::new(OnceLock::new());
-    let theirs = Arc::new(OnceLock::new());
-    let (ours2, theirs2, theirs3) = (ours.clone(), theirs.clone(), theirs.clone());
-    let theirs4 = theirs.clone();
     vec![
-        Bench {
-            name: "http1_hello_wrk",
-            what: "hyper hello world as in http1_hello, loaded by wrk in its own process (1 thread, 100 keep-alive connections, 1 s): time of 100,000 requests at the measured rate (ratio = inverse requests/s ratio)",
-            trioxide: Box::new(move || {
-                time_per_row(run(*ours.get_or_init(trioxide_server), RUN_SECONDS))
+        wrk_row(
+            "http1_hello_wrk",
+            "hyper hello world as in http1_hello, loaded by wrk in its own process (1 thread, 100 keep-alive connections, 1 s): time of 100,000 requests at the measured rate (ratio = inverse requests/s ratio)",
+            (ours.clone(), trioxide_server),
+            &theirs,
+            throughput,
+        ),
+        wrk_row(
+            "http1_hello_wrk_p99",
+            "the same wrk load: wrk's 99th-percentile latency",
+            (ours, trioxide_server),
+            &theirs,
+            p99,
+        ),
+        wrk_row(
+            "http1_hello_wrk_uring",
+            "the same wrk load on hyper over WorkStealing on io_uring (readiness-based I/O); tokio as in http1_hello_wrk",
+            (Arc::new(OnceLock::new()), || {
+                trioxide_server_on(Io::IoUring)
             }),
-            tokio: Box::new(move || {
-                time_per_row(run(*theirs.get_or_init(tokio_server), RUN_SECONDS))
+            &theirs,
+            throughput,
+        ),
+        wrk_row(
+            "http1_hello_wrk_uring_completion",
+            "the same wrk load on hyper over WorkStealing on io_uring through CompletionIo (RECV/SEND operations on owned buffers); tokio as in http1_hello_wrk",
+            (Arc::new(OnceLock::new()), || {
+                trioxide_server_with(Io::IoUring, Transport::Completion)
             }),
-        },
-        Bench {
-            name: "http1_hello_wrk_p99",
-            what: "the same wrk load: wrk's 99th-percentile latency",
-            trioxide: Box::new(move || run(*ours2.get_or_init(trioxide_server), RUN_SECONDS).p99),
-            tokio: Box::new(move || run(*theirs2.get_or_init(tokio_server), RUN_SECONDS).p99),
-        },
-        Bench {
-            name: "http1_hello_wrk_uring",
-            what: "the same wrk load on hyper over WorkStealing on io_uring (readiness-based I/O); tokio as in http1_hello_wrk",
-            trioxide: Box::new(move || {
-                time_per_row(run(
-                    *ours_uring.get_or_init(|| trioxide_server_on(Io::IoUring)),
-                    RUN_SECONDS,
-                ))
-            }),
-            tokio: Box::new(move || {
-                time_per_row(run(*theirs3.get_or_init(tokio_server), RUN_SECONDS))
-            }),
-        },
-        Bench {
-            name: "http1_hello_wrk_uring_completion",
-            what: "the same wrk load on hyper over WorkStealing on io_uring through CompletionIo (RECV/SEND operations on owned buffers); tokio as in http1_hello_wrk",
-            trioxide: Box::new(move || {
-                time_per_row(run(
-                    *ours_completion
-                        .get_or_init(|| trioxide_server_with(Io::IoUring, Transport::Completion)),
-                    RUN_SECONDS,
-                ))
-            }),
-            tokio: Box::new(move || {
-                time_per_row(run(*theirs4.get_or_init(tokio_server), RUN_SECONDS))
-            }),
-        },
+            &theirs,
+            throughput,
+        ),
     ]
+}
+
+/// One wrk row: `measure` of a run against trioxide's server (started by `start` the
+/// first time, kept in `ours`) and against tokio's (shared by every row in `theirs`).
+fn wrk_row(
+    name: &'static str,
+    what: &'static str,
+    (ours, start): (Arc<OnceLock<SocketAddr>>, fn() -> SocketAddr),
+    theirs: &Arc<OnceLock<SocketAddr>>,
+    measure: fn(WrkRun) -> Duration,
+) -> Bench {
+    let theirs = theirs.clone();
+    Bench {
+        name,
+        what,
+        trioxide: Box::new(move || measure(run(*ours.get_or_init(start), RUN_SECONDS))),
+        tokio: Box::new(move || measure(run(*theirs.get_or_init(tokio_server), RUN_SECONDS))),
+    }
 }
 
 /// Microseconds of `d` per request of `run`.

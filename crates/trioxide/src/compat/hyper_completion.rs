@@ -16,8 +16,8 @@
 //! flush or shutdown, as from any buffered writer. The peer's end of stream is reported
 //! only once what was written has been flushed (hyper flushes every message): hyper takes
 //! an end of stream read while a response is still being flushed for a broken message,
-//! which readiness-based I/O, whose flush is immediate, never shows it. Dropping the adapter with operations
-//! in flight cancels them; their buffers stay with the driver until the kernel is done
+//! which readiness-based I/O, whose flush is immediate, never shows it. Dropping the
+//! adapter with operations in flight cancels them; their buffers stay with the driver until the kernel is done
 //! (see `trioxide_reactor::uring::Op`). On epoll the adapter simply uses the stream's own
 //! readiness-based traits, so one server works on both backends.
 
@@ -82,7 +82,7 @@ pub struct CompletionIo {
     /// No data is expected yet (the last receive came back short, or a response went
     /// out since): the next receive waits for data before trying (a hint only).
     expect_idle: bool,
-    /// A receive returned the end of stream (reported once no send is in flight).
+    /// A receive returned the end of stream (reported once `unflushed` is false).
     eof: bool,
     /// Bytes were written that no `poll_flush` has reported flushed yet.
     unflushed: bool,
@@ -203,32 +203,24 @@ impl CompletionIo {
         while let Some(op) = &mut self.send {
             let (res, mut buf) = ready!(Pin::new(op).poll(cx));
             self.send = None;
-            match res {
-                Ok(n) if n >= buf.len() => {}
-                Ok(0) => {
-                    buf.clear();
-                    self.spare = buf;
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
+            let done = match res {
+                Ok(n) if n >= buf.len() => Ok(()),
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     // The kernel took part (its buffer filled): send the rest.
                     buf.drain(..n);
                     match self.stream.submit_send(buf) {
                         Ok(op) => self.send = Some(op),
-                        Err(_) => {
-                            return Poll::Ready(Err(left_io_uring()));
-                        }
+                        Err(_) => return Poll::Ready(Err(left_io_uring())),
                     }
                     continue;
                 }
-                Err(e) => {
-                    buf.clear();
-                    self.spare = buf;
-                    return Poll::Ready(Err(e));
-                }
-            }
+                Err(e) => Err(e),
+            };
+            // Done with this buffer, either way: the next write reuses it.
             buf.clear();
             self.spare = buf;
+            done?;
         }
         Poll::Ready(Ok(()))
     }
