@@ -7,6 +7,7 @@
 //! profilers and `perf stat`. A full run (or the filter `syscalls`) ends with the system
 //! calls per echo round trip of each side, counted under `strace` (`syscalls.rs`).
 
+mod bare_echo;
 mod bare_http;
 mod current_thread;
 mod fs;
@@ -74,6 +75,7 @@ fn main() {
         .chain(work_stealing::benches())
         .chain(net::benches())
         .chain(per_core::benches())
+        .chain(bare_echo::benches())
         .chain(fs::benches())
         .chain(scope::benches())
         .chain(sync::benches())

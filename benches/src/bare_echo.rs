@@ -1,0 +1,195 @@
+//! The least a TCP echo can cost on this machine with io_uring, for the ceiling of the
+//! echo rows: no runtime, no tasks, no wakers. Two pinned threads (as the runtimes' 2
+//! workers), each with its own ring and both ends of half the 100 loopback connections
+//! (the best placement any runtime can reach: the ThreadPerCore rows get it by steering
+//! accepts, the work-stealing rows get it for about half the connections). Every socket
+//! is a little state machine driven by `RECV` / `SEND` completions, and each thread
+//! submits everything it queued while reaping in one `io_uring_enter`. Compared with
+//! tokio's multi-thread echo (the `ws_*` rows' tokio side), the ratio bounds what any
+//! io_uring runtime can gain on this load and machine.
+
+use crate::Bench;
+use io_uring::{IoUring, opcode, squeue, types};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+const THREADS: usize = 2;
+const CONNS: usize = 100;
+/// Low bit of a completion's `user_data`: which operation finished.
+const OP_SEND: u64 = 1;
+
+/// One end of a connection and where its current message stands.
+struct End {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// Bytes of the current message received (while receiving) or sent (while sending).
+    done: usize,
+    /// Round trips left; `None` for the server end, which echoes until the run ends.
+    rounds_left: Option<usize>,
+}
+
+impl End {
+    /// The next operation of this end: receive or send the rest of its message.
+    fn op(&mut self, index: usize, send: bool) -> squeue::Entry {
+        let fd = types::Fd(self.stream.as_raw_fd());
+        let rest = &mut self.buf[self.done..];
+        let (ptr, len) = (rest.as_mut_ptr(), rest.len() as u32);
+        let user_data = (index as u64) << 1 | if send { OP_SEND } else { 0 };
+        if send {
+            opcode::Send::new(fd, ptr, len).build().user_data(user_data)
+        } else {
+            opcode::Recv::new(fd, ptr, len).build().user_data(user_data)
+        }
+    }
+}
+
+/// Connected pairs: `(client, server)` with `TCP_NODELAY` on both ends.
+fn connect_pairs(count: usize) -> Vec<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    (0..count)
+        .map(|_| {
+            let client = TcpStream::connect(addr).expect("connect");
+            let (server, _) = listener.accept().expect("accept");
+            client.set_nodelay(true).expect("nodelay");
+            server.set_nodelay(true).expect("nodelay");
+            (client, server)
+        })
+        .collect()
+}
+
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: `set` is a zeroed, then filled, cpu_set_t that outlives both calls.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        let _ = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// One thread's loop: sets up, waits for `start`, then drives `pairs` until every
+/// client did `rounds` round trips.
+fn echo_loop(pairs: Vec<(TcpStream, TcpStream)>, msg: usize, rounds: usize, start: &Barrier) {
+    let mut ends: Vec<End> = Vec::with_capacity(pairs.len() * 2);
+    for (client, server) in pairs {
+        ends.push(End {
+            stream: client,
+            buf: vec![7; msg],
+            done: 0,
+            rounds_left: Some(rounds),
+        });
+        ends.push(End {
+            stream: server,
+            buf: vec![0; msg],
+            done: 0,
+            rounds_left: None,
+        });
+    }
+    let mut ring = IoUring::builder()
+        .setup_coop_taskrun()
+        .setup_single_issuer()
+        .build(512)
+        .or_else(|_| IoUring::new(512))
+        .expect("io_uring");
+    let mut queued: Vec<squeue::Entry> = Vec::with_capacity(ends.len());
+    for (index, end) in ends.iter_mut().enumerate() {
+        let is_client = end.rounds_left.is_some();
+        queued.push(end.op(index, is_client));
+    }
+    let mut clients_left = ends.len() / 2;
+    start.wait(); // set-up done: the clock runs from here
+    while clients_left > 0 {
+        {
+            let mut sq = ring.submission();
+            for entry in queued.drain(..) {
+                // SAFETY: every entry points into its end's `buf`, which is neither moved
+                // nor freed while the operation runs: `ends` lives until after the ring
+                // is dropped below, and an end has one operation in flight at a time.
+                unsafe { sq.push(&entry).expect("submission queue has room") };
+            }
+        }
+        ring.submit_and_wait(1).expect("io_uring_enter");
+        for cqe in ring.completion() {
+            let index = (cqe.user_data() >> 1) as usize;
+            let sent = cqe.user_data() & OP_SEND != 0;
+            let n = usize::try_from(cqe.result()).expect("echo I/O failed");
+            assert!(n > 0, "peer closed mid-run");
+            let end = &mut ends[index];
+            end.done += n;
+            if end.done < msg {
+                queued.push(end.op(index, sent));
+                continue;
+            }
+            end.done = 0;
+            match (&mut end.rounds_left, sent) {
+                (Some(left), false) => {
+                    *left -= 1;
+                    if *left == 0 {
+                        clients_left -= 1;
+                    } else {
+                        queued.push(end.op(index, true));
+                    }
+                }
+                // A client's send or a server's receive done: the other half follows.
+                (_, true) | (None, false) => queued.push(end.op(index, !sent)),
+            }
+        }
+    }
+    // Server ends still have a receive in flight: the ring goes first, ending them,
+    // before their buffers are freed.
+    drop(ring);
+    drop(ends);
+}
+
+/// The whole run: returns the time from the start signal until every thread finished.
+fn bare_echo(msg: usize, rounds: usize) -> Duration {
+    let mut pairs = connect_pairs(CONNS);
+    let start = Arc::new(Barrier::new(THREADS + 1));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let share: Vec<_> = pairs.drain(..CONNS / THREADS).collect();
+            let start = start.clone();
+            std::thread::spawn(move || {
+                pin_to_cpu(t);
+                echo_loop(share, msg, rounds, &start);
+            })
+        })
+        .collect();
+    start.wait();
+    let began = Instant::now();
+    for t in threads {
+        t.join().expect("echo thread");
+    }
+    began.elapsed()
+}
+
+fn ceiling(name: &'static str, what: &'static str, msg: usize, rounds: usize) -> Bench {
+    Bench {
+        name,
+        what,
+        trioxide: Box::new(move || bare_echo(msg, rounds)),
+        tokio: Box::new(move || {
+            crate::net::tokio_rt().block_on(crate::net::tokio_echo(msg, rounds))
+        }),
+    }
+}
+
+/// The ceiling rows, next to the echo rows they bound.
+pub fn benches() -> Vec<Bench> {
+    vec![
+        ceiling(
+            "bare_tcp_echo_uring_100x1KiB",
+            "ceiling, no runtime: 2 pinned threads, a ring each, both ends of 50 connections each, RECV/SEND state machines (200 round trips of 1 KiB); tokio: the ws_* echo",
+            1024,
+            200,
+        ),
+        ceiling(
+            "bare_tcp_echo_uring_100x16KiB",
+            "the same ceiling with 50 round trips of 16 KiB",
+            16 * 1024,
+            50,
+        ),
+    ]
+}
