@@ -207,3 +207,59 @@ rt_test! {
         assert_eq!(buf, b"late");
     }
 }
+
+rt_test! {
+    /// An owned read dropped before its worker submitted it must not reach a socket that
+    /// took its descriptor number later: the SQE names the number, which the kernel
+    /// resolves at submission. Within one poll a task starts a read (queued), drops it,
+    /// closes the stream, and connects a new socket (which gets the freed number) whose
+    /// peer then writes; the new socket must still read every byte. (The cancel of the
+    /// dropped read used to wait in the queue with the read itself on a worker's ring,
+    /// so both were submitted later, on the new socket, and the read took its bytes.)
+    async fn a_dropped_owned_read_never_reaches_a_socket_reusing_its_number() {
+        use std::future::Future;
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let outcome = trioxide::spawn(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _client = std::net::TcpStream::connect(addr).unwrap();
+            let (accepted, _) = listener.accept().unwrap();
+            let stream = TcpStream::from_std(accepted).unwrap();
+            let old_fd = stream.as_raw_fd();
+            // Make the stream known to this worker's ring first.
+            stream.set_nodelay(true).unwrap();
+            // A future that is ready at once does not yield: all of this is one poll.
+            std::future::poll_fn(|cx| {
+                let mut read = std::pin::pin!(stream.read_owned(Vec::with_capacity(64)));
+                assert!(read.as_mut().poll(cx).is_pending(), "no data was sent");
+                std::task::Poll::Ready(())
+            })
+            .await;
+            drop(stream);
+            let mut new_client = std::net::TcpStream::connect(addr).unwrap();
+            let (new_server, _) = listener.accept().unwrap();
+            let reused = new_client.as_raw_fd() == old_fd;
+            (&new_server).write_all(b"precious").unwrap();
+            // Let the worker turn its ring (submitting whatever was still queued).
+            trioxide::time::sleep(Duration::from_millis(50)).await;
+            new_client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut got = [0u8; 8];
+            let read = new_client.read_exact(&mut got).map(|()| got);
+            (reused, read)
+        })
+        .await
+        .unwrap();
+        let (reused, read) = outcome;
+        if !reused {
+            eprintln!("the descriptor number was not reused here: nothing to check");
+            return;
+        }
+        assert_eq!(
+            read.expect("the new socket's bytes were taken by the dropped read"),
+            *b"precious"
+        );
+    }
+}

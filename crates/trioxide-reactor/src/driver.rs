@@ -65,6 +65,15 @@ pub trait Driver: Send + Sync + 'static {
         false
     }
 
+    /// The part of [`work_waiting`](Self::work_waiting) that the thread driving the
+    /// driver should not leave for its next `wait`: events already posted, and
+    /// submissions queued by other threads. Its own queued submissions do not count: a
+    /// worker checking this between tasks leaves them to its next `wait`, so that one
+    /// tick's submissions reach the kernel in one system call.
+    fn needs_owner_turn(&self) -> bool {
+        false
+    }
+
     /// Collects the events already posted, without submitting anything or waiting, from
     /// a thread that does not own the driver (io_uring: reaps posted completions; other
     /// drivers: nothing, as `wait` is the only way to learn of their events).

@@ -286,6 +286,14 @@ impl Reactor {
         self.driver.work_waiting()
     }
 
+    /// Whether the thread that drives this reactor should turn it before it runs out of
+    /// tasks (io_uring: completions posted, or submissions queued by other threads;
+    /// always `false` on epoll). What a worker checks between tasks: the submissions it
+    /// queued itself wait for the end of its tick, when they go to the kernel together.
+    pub fn needs_owner_turn(&self) -> bool {
+        self.driver.needs_owner_turn()
+    }
+
     /// Interrupts a `turn` in progress (or the next one) from any thread.
     pub fn unpark(&self) {
         // The eventfd write only fails if the descriptor is gone, which cannot happen

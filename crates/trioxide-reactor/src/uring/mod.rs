@@ -331,6 +331,7 @@ impl Driver for UringDriver {
     }
 
     fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
+        self.shared.ring.claim_driver_thread();
         // An unpark whose completion another thread reaped was meant for this wait.
         let owed = self.shared.wake_taken.load(Ordering::Relaxed)
             && self.shared.wake_taken.swap(false, Ordering::Acquire);
@@ -347,6 +348,10 @@ impl Driver for UringDriver {
 
     fn work_waiting(&self) -> bool {
         self.shared.ring.work_waiting()
+    }
+
+    fn needs_owner_turn(&self) -> bool {
+        self.shared.ring.needs_owner_turn()
     }
 
     fn reap_posted(&self, events: &mut Vec<Event>) -> io::Result<()> {

@@ -29,7 +29,7 @@
 //! 5. A descriptor number returned in a CQE (accept, openat) is wrapped in an `OwnedFd`
 //!    exactly once, by [`owned_fd`], by whoever takes the completion.
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 use io_uring::types::{SubmitArgs, Timespec};
 use io_uring::{IoUring, squeue};
@@ -56,6 +56,13 @@ pub(crate) struct Ring {
     /// Set by every push, cleared just before each `io_uring_enter` (which submits what
     /// was pushed before it): whether SQEs may be waiting for submission.
     unsubmitted: AtomicBool,
+    /// Like `unsubmitted`, but only for pushes from a thread other than `driver_thread`:
+    /// SQEs that the driving thread does not know about and would leave queued until its
+    /// next wait.
+    foreign_unsubmitted: AtomicBool,
+    /// The [`thread_token`] of the thread that drives the ring (see
+    /// [`claim_driver_thread`](Ring::claim_driver_thread)); 0 before any claimed it.
+    driver_thread: AtomicUsize,
     /// `io_uring_enter` calls made so far.
     enters: AtomicU64,
     /// Submission entries pushed (written under `sq_lock`).
@@ -109,6 +116,8 @@ impl Ring {
             cq_lock: Mutex::new(()),
             in_wait: AtomicBool::new(false),
             unsubmitted: AtomicBool::new(false),
+            foreign_unsubmitted: AtomicBool::new(false),
+            driver_thread: AtomicUsize::new(0),
             enters: AtomicU64::new(0),
             pushed: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
@@ -175,7 +184,7 @@ impl Ring {
             )
         })?;
         drop(sq); // publishes the tail (release store)
-        self.unsubmitted.store(true, Ordering::Relaxed);
+        self.note_unsubmitted();
         // Written under `sq_lock` only: a plain load + store.
         self.pushed
             .store(self.pushed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -211,7 +220,7 @@ impl Ring {
             )
         })?;
         drop(sq); // publishes the tail (release store)
-        self.unsubmitted.store(true, Ordering::Relaxed);
+        self.note_unsubmitted();
         if self.in_wait.load(Ordering::SeqCst) {
             self.wake.notify()?;
         }
@@ -229,21 +238,50 @@ impl Ring {
     /// at submission, so a number reused by a new socket in between would receive the
     /// stale op; once submitted, the op holds the file itself.
     ///
-    /// On an owned ring ([`Ring::new_owned`]) only the push happens: a waiting owner is
-    /// woken by it, and a running owner sees the queued entry at its next check between
-    /// tasks (a WorkStealing worker checks every few ticks).
+    /// On an owned ring ([`Ring::new_owned`]) the owner submits it at once as well (its
+    /// own pushes otherwise wait for its next `wait`); another thread only pushes: a
+    /// waiting owner is woken by it, and a running owner sees the queued entry at its next
+    /// check between tasks ([`needs_owner_turn`](Self::needs_owner_turn), every few ticks
+    /// of a WorkStealing worker).
     pub(crate) fn push_cancel(&self, entry: &squeue::Entry) -> io::Result<()> {
         // SAFETY: a cancel entry carries no pointer (rule 3 holds trivially).
         unsafe { self.push(entry) }?;
-        if !self.owned && !self.in_wait.load(Ordering::SeqCst) {
+        let may_submit =
+            !self.owned || self.driver_thread.load(Ordering::Relaxed) == thread_token();
+        if may_submit && !self.in_wait.load(Ordering::SeqCst) {
             self.submit_now()?;
         }
         Ok(())
     }
 
+    /// Records the calling thread as the one that drives the ring (the driver's `wait`
+    /// does, on every call: neighbours reap and flush through other calls). Its own
+    /// pushes may then wait for its next wait ([`needs_owner_turn`](Self::needs_owner_turn)),
+    /// and on an owned ring its cancellations are submitted at once by itself.
+    pub(crate) fn claim_driver_thread(&self) {
+        let me = thread_token();
+        if self.driver_thread.load(Ordering::Relaxed) != me {
+            self.driver_thread.store(me, Ordering::Relaxed);
+        }
+    }
+
+    /// Records that SQEs wait for submission (called under `sq_lock`, after a push).
+    fn note_unsubmitted(&self) {
+        self.unsubmitted.store(true, Ordering::Relaxed);
+        if self.driver_thread.load(Ordering::Relaxed) != thread_token() {
+            self.foreign_unsubmitted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Called just before an `io_uring_enter` that submits everything pushed so far.
+    fn clear_unsubmitted(&self) {
+        self.unsubmitted.store(false, Ordering::Relaxed);
+        self.foreign_unsubmitted.store(false, Ordering::Relaxed);
+    }
+
     /// Hands every queued SQE to the kernel without waiting.
     fn submit_now(&self) -> io::Result<()> {
-        self.unsubmitted.store(false, Ordering::Relaxed);
+        self.clear_unsubmitted();
         self.enters.fetch_add(1, Ordering::Relaxed);
         match self.uring.submitter().submit() {
             Ok(_) => Ok(()),
@@ -260,7 +298,7 @@ impl Ring {
         // such a push published its tail before releasing the lock, and this enter reads
         // the tail after acquiring it.
         drop(lock(&self.sq_lock));
-        self.unsubmitted.store(false, Ordering::Relaxed);
+        self.clear_unsubmitted();
         self.enters.fetch_add(1, Ordering::Relaxed);
         let submitter = self.uring.submitter();
         let res = match timeout {
@@ -284,9 +322,18 @@ impl Ring {
     /// or CQEs posted and not reaped — read from the shared ring memory, no system call.
     /// (A stale `false` only delays the work to the next check or wait.)
     pub(crate) fn work_waiting(&self) -> bool {
-        if self.unsubmitted.load(Ordering::Relaxed) {
-            return true;
-        }
+        self.unsubmitted.load(Ordering::Relaxed) || self.completions_posted()
+    }
+
+    /// Whether the thread that drives this ring should turn it before it runs out of
+    /// tasks: CQEs posted, or SQEs pushed by other threads. SQEs it pushed itself are
+    /// left for its next wait, so that a tick's submissions reach the kernel together.
+    pub(crate) fn needs_owner_turn(&self) -> bool {
+        self.foreign_unsubmitted.load(Ordering::Relaxed) || self.completions_posted()
+    }
+
+    /// Whether CQEs are posted and not reaped, read from the shared ring memory.
+    fn completions_posted(&self) -> bool {
         let Ok(_guard) = self.cq_lock.try_lock() else {
             return false; // another thread is reaping right now
         };
@@ -316,6 +363,15 @@ impl Ring {
                 .store(self.reaped.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         }
     }
+}
+
+/// A number unique to the calling thread among the threads alive (never 0): the address
+/// of a thread-local.
+fn thread_token() -> usize {
+    std::thread_local! {
+        static TOKEN: u8 = const { 0 };
+    }
+    TOKEN.with(|t| std::ptr::from_ref(t) as usize)
 }
 
 /// Errors of `io_uring_enter` that only mean "try again later": interrupted, busy with

@@ -348,3 +348,61 @@ fn deregister_during_a_wake_up_really_closes_the_descriptor() {
         );
     }
 }
+
+/// The thread that waits in the ring is told to turn it early only for what it cannot
+/// see itself: completions posted, and submissions pushed by other threads. Its own
+/// pushes stay queued (`work_waiting` still reports them) for its next wait.
+#[test]
+fn only_completions_and_other_threads_pushes_need_an_early_turn() {
+    let Some(driver) = driver_or_skip("only_completions_and_other_threads_pushes") else {
+        return;
+    };
+    let ops = driver.ops();
+    let mut events = Vec::new();
+    // This thread becomes the waiter by blocking in the ring once.
+    driver
+        .wait(&mut events, Some(Duration::from_millis(1)))
+        .unwrap();
+    driver.wait(&mut events, Some(Duration::ZERO)).unwrap();
+    assert!(!driver.needs_owner_turn());
+
+    // Its own push: queued, but no early turn wanted.
+    let (a, b) = UnixStream::pair().unwrap();
+    let own = ops.recv(b.as_raw_fd(), Vec::with_capacity(8));
+    assert!(driver.work_waiting(), "the push is queued");
+    assert!(
+        !driver.needs_owner_turn(),
+        "its own push waits for its wait"
+    );
+
+    // Another thread's push: the waiter must submit it soon.
+    let from_elsewhere = std::thread::scope(|s| {
+        s.spawn(|| ops.recv(a.as_raw_fd(), Vec::with_capacity(8)))
+            .join()
+    })
+    .unwrap();
+    assert!(
+        driver.needs_owner_turn(),
+        "another thread's push needs a turn"
+    );
+    driver.wait(&mut events, Some(Duration::ZERO)).unwrap();
+    assert!(!driver.needs_owner_turn(), "the turn submitted both");
+
+    // A completion posted (the data makes the first recv complete inline or via task
+    // work, which the next system call of this thread runs).
+    (&a).write_all(b"x").unwrap();
+    let start = std::time::Instant::now();
+    while !driver.needs_owner_turn() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the completion was never posted"
+        );
+        // Any system call runs pending task work; `getpid` is about the cheapest.
+        let _ = std::process::id();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (res, buf) = block_on(&driver, own);
+    assert_eq!((res.unwrap(), buf.as_slice()), (1, &b"x"[..]));
+    drop(from_elsewhere);
+    turn_until(&driver, || ops.in_flight() == 0, 100);
+}

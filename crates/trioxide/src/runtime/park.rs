@@ -63,7 +63,10 @@ impl Unpark for ReactorUnpark {
     }
 
     fn work_waiting(&self) -> bool {
-        self.0.work_waiting()
+        // Not the submissions this worker queued itself: they go to the kernel together
+        // when it runs out of tasks or at its periodic poll (flushing them every few
+        // tasks cost one system call per few operations).
+        self.0.needs_owner_turn()
     }
 }
 

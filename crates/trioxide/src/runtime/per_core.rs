@@ -80,6 +80,10 @@ pub(crate) fn start(
                         return;
                     }
                 };
+                // A first turn on this thread tells the driver which thread drives it
+                // (io_uring: whose own submissions may wait for its next turn, and who
+                // submits its cancellations at once). Nothing can be queued yet.
+                let _ = reactor.turn(Some(std::time::Duration::ZERO));
                 let timers = Timers::new();
                 let park = ReactorPark::new(reactor.clone(), timers.clone(), None);
                 let executor = super::local_executor(park, &hooks);

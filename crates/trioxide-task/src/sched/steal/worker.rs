@@ -343,6 +343,14 @@ impl Context {
 
     fn run(&self) {
         let shared = &*self.shared;
+        if self.owns_driver {
+            // Turn its own driver once before the first task: the driver then knows
+            // which thread drives it (io_uring: whose own submissions may wait for its
+            // next turn, and who submits its cancellations at once).
+            self.in_driver.set(true);
+            self.remote().parker.poll_driver_nonblocking();
+            self.after_driver_turn();
+        }
         loop {
             if shared.shutdown.load(Ordering::Acquire) {
                 return;
@@ -351,6 +359,8 @@ impl Context {
             self.tick.set(tick);
             // A worker with its own driver also polls it whenever the driver says work
             // is waiting (a cheap check, every few ticks): nobody else would reap it.
+            // Its own queued submissions do not count (see `Unpark::work_waiting`):
+            // they go to the kernel together at the periodic poll or when it parks.
             if tick.is_multiple_of(EVENT_INTERVAL)
                 || (self.owns_driver
                     && tick.is_multiple_of(OWN_DRIVER_CHECK_INTERVAL)
