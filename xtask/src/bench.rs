@@ -2,7 +2,8 @@
 //! release mode; the harness prints a markdown table and writes `docs/BENCHMARKS.md`.
 //!
 //! The HTTP rows loaded by wrk need `wrk` on `PATH`; where it is missing this installs
-//! Debian's package (`apt-get`, as root or through `sudo -n`) and, failing that, says so
+//! Debian's package (`apt-get`, as root or through `sudo -n`) when the filter can select
+//! one of those rows (or there is no filter) and, failing that, says so
 //! and lets the harness skip those rows; the rest of the run is unaffected.
 
 use crate::shell::{cargo, run_cmd};
@@ -10,10 +11,34 @@ use std::process::{Command, Stdio};
 
 /// Entry point for `cargo xtask bench`; extra arguments filter benchmarks by name.
 pub fn run(args: &[String]) -> Result<(), String> {
-    ensure_wrk();
+    if needs_wrk(args) {
+        ensure_wrk();
+    }
     let mut cmd = cargo(&["run", "--release", "-p", "trioxide-benches", "--"]);
     cmd.args(args);
     run_cmd(cmd)
+}
+
+/// The harness's rows that run wrk (`benches/src/wrk.rs`), and its CPU table's filter.
+const WRK_ROWS: &[&str] = &[
+    "http1_hello_wrk",
+    "http1_hello_wrk_p99",
+    "http1_hello_wrk_uring",
+    "http1_hello_wrk_uring_completion",
+];
+const WRK_CPU_FILTER: &str = "wrk-cpu";
+
+/// Whether the harness's filter (as it reads it: a name part, `=name` for one name) can
+/// select a row that runs wrk; no filter runs everything.
+fn needs_wrk(filter: &[String]) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|f| {
+            f == WRK_CPU_FILTER
+                || match f.strip_prefix('=') {
+                    Some(exact) => WRK_ROWS.contains(&exact),
+                    None => WRK_ROWS.iter().any(|row| row.contains(f.as_str())),
+                }
+        })
 }
 
 /// Whether `program --version` starts (wrk exits non-zero on `--version`; starting is
@@ -65,5 +90,26 @@ fn ensure_wrk() {
         eprintln!(
             "note: could not install wrk (apt-get install wrk); the http1_hello_wrk* rows will be skipped"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_wrk;
+
+    fn filter(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn wrk_is_needed_only_when_the_filter_can_select_a_wrk_row() {
+        assert!(needs_wrk(&[]));
+        assert!(needs_wrk(&filter(&["http1"])));
+        assert!(needs_wrk(&filter(&["wrk"])));
+        assert!(needs_wrk(&filter(&["wrk-cpu"])));
+        assert!(needs_wrk(&filter(&["tcp_echo", "=http1_hello_wrk_p99"])));
+        assert!(!needs_wrk(&filter(&["tcp_echo"])));
+        assert!(!needs_wrk(&filter(&["=http1_hello"])));
+        assert!(!needs_wrk(&filter(&["syscalls"])));
     }
 }
