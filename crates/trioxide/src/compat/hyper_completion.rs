@@ -211,7 +211,12 @@ impl CompletionIo {
                     buf.drain(..n);
                     match self.stream.submit_send(buf) {
                         Ok(op) => self.send = Some(op),
-                        Err(_) => return Poll::Ready(Err(left_io_uring())),
+                        Err(mut buf) => {
+                            // Keep the buffer for reuse, as after any other failed send.
+                            buf.clear();
+                            self.spare = buf;
+                            return Poll::Ready(Err(left_io_uring()));
+                        }
                     }
                     continue;
                 }
