@@ -33,8 +33,11 @@ fn bounded(cleanup: impl Future<Output = ()> + Send + 'static) -> Cleanup {
     })
 }
 
-/// Registers async cleanup that runs only if the enclosing task, scope child or timeout
-/// is cancelled while the returned guard is alive.
+/// Registers async cleanup that runs only if the enclosing work is cancelled while the
+/// returned guard is alive: its task, its scope child, a timeout or cancel scope around
+/// it, or a combinator that drops it as a loser (`select!`, `race`, `race_all`, and
+/// `try_join!` / `try_join_all` after another future's error), which then waits for the
+/// cleanup before it returns.
 ///
 /// ```
 /// use std::time::Duration;

@@ -110,6 +110,40 @@ both_flavors! {
         assert_eq!(polls.load(Ordering::SeqCst), 2);
     }
 
+    async fn try_join_and_try_join_all_run_the_others_cleanups_before_the_error() {
+        // Pending forever; dropped as a cancellation, its cleanup (a sleep) sets `flag`.
+        fn pending_with_cleanup(flag: &Arc<AtomicBool>) -> impl Future<Output = Result<u32, String>> + Send + use<> {
+            let flag = flag.clone();
+            async move {
+                let _cleanup = trioxide::on_cancel(async move {
+                    sleep(Duration::from_millis(5)).await;
+                    flag.store(true, Ordering::SeqCst);
+                });
+                std::future::pending::<()>().await;
+                Ok(0)
+            }
+        }
+        async fn fails_after_a_yield() -> Result<u32, String> {
+            trioxide::yield_now().await;
+            Err("boom".to_string())
+        }
+        let cleaned = Arc::new(AtomicBool::new(false));
+        let got = trioxide::try_join!(pending_with_cleanup(&cleaned), fails_after_a_yield());
+        assert_eq!(got, Err("boom".to_string()));
+        assert!(cleaned.load(Ordering::SeqCst), "try_join!: the other's cleanup ran first");
+
+        let flags: Vec<_> = (0..3).map(|_| Arc::new(AtomicBool::new(false))).collect();
+        type Fallible = Pin<Box<dyn Future<Output = Result<u32, String>> + Send>>;
+        let mut all: Vec<Fallible> =
+            flags.iter().map(|f| Box::pin(pending_with_cleanup(f)) as _).collect();
+        all.push(Box::pin(fails_after_a_yield()));
+        assert_eq!(trioxide::try_join_all(all).await, Err("boom".to_string()));
+        assert!(
+            flags.iter().all(|f| f.load(Ordering::SeqCst)),
+            "try_join_all: every other future's cleanup ran first"
+        );
+    }
+
     async fn try_join_returns_the_first_error_and_drops_the_rest() {
         let dropped = Arc::new(AtomicBool::new(false));
         let guard = DropFlag(dropped.clone());

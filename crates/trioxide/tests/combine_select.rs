@@ -1,5 +1,5 @@
 //! `select!` (biased and fair), `race` and `race_all`: which branch wins, that the losers
-//! are dropped before the handler runs, `&mut` branches kept across a loop, refutable
+//! are dropped before the handler runs (and their `on_cancel` cleanups finish first), `&mut` branches kept across a loop, refutable
 //! patterns and `else`, and control flow in handlers. Every test runs on both flavors.
 
 use std::future::{Future, pending, ready};
@@ -30,7 +30,62 @@ fn pending_with_flag(flag: &Arc<AtomicBool>) -> impl Future<Output = u32> + use<
     }
 }
 
+/// A future that never finishes; dropped as a cancellation, its `on_cancel` cleanup
+/// (which takes a sleep) sets `flag`.
+fn pending_with_cleanup(flag: &Arc<AtomicBool>) -> impl Future<Output = u32> + Send + use<> {
+    let flag = flag.clone();
+    async move {
+        let _cleanup = trioxide::on_cancel(async move {
+            sleep(Duration::from_millis(5)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        pending::<()>().await;
+        0
+    }
+}
+
+/// Ready at its second poll (so that the losers are polled, and arm their guards, first).
+async fn ready_after_a_yield(v: u32) -> u32 {
+    trioxide::yield_now().await;
+    v
+}
+
 both_flavors! {
+    async fn select_runs_the_losers_cleanups_before_the_handler() {
+        for biased in [false, true] {
+            let cleaned = Arc::new(AtomicBool::new(false));
+            let seen = if biased {
+                trioxide::select! {
+                    biased;
+                    _ = pending_with_cleanup(&cleaned) => unreachable!(),
+                    v = ready_after_a_yield(7) => (v, cleaned.load(Ordering::SeqCst)),
+                }
+            } else {
+                trioxide::select! {
+                    _ = pending_with_cleanup(&cleaned) => unreachable!(),
+                    v = ready_after_a_yield(7) => (v, cleaned.load(Ordering::SeqCst)),
+                }
+            };
+            assert_eq!(seen, (7, true), "biased: {biased}");
+        }
+    }
+
+    async fn race_and_race_all_run_the_losers_cleanups_before_returning() {
+        let cleaned = Arc::new(AtomicBool::new(false));
+        assert_eq!(trioxide::race(pending_with_cleanup(&cleaned), ready_after_a_yield(3)).await, 3);
+        assert!(cleaned.load(Ordering::SeqCst), "race: the loser's cleanup ran");
+
+        let flags: Vec<_> = (0..3).map(|_| Arc::new(AtomicBool::new(false))).collect();
+        let mut racers: Vec<std::pin::Pin<Box<dyn Future<Output = u32> + Send>>> =
+            flags.iter().map(|f| Box::pin(pending_with_cleanup(f)) as _).collect();
+        racers.push(Box::pin(ready_after_a_yield(5)));
+        assert_eq!(trioxide::race_all(racers).await, 5);
+        assert!(
+            flags.iter().all(|f| f.load(Ordering::SeqCst)),
+            "race_all: every loser's cleanup ran"
+        );
+    }
+
     async fn biased_select_picks_the_first_ready_branch() {
         for _ in 0..100 {
             let got = trioxide::select! {

@@ -59,8 +59,9 @@ macro_rules! join {
 
 /// Like [`join!`](crate::join) for futures that return `Result<_, E>` (one `E` for all):
 /// `Ok` of the tuple of `Ok` values when all succeed; on the first `Err` (in the order the
-/// futures finish), returns that `Err` at once and drops — cancels — the others
-/// (`gather` raising its first exception).
+/// futures finish), drops — cancels — the others and returns that `Err` (`gather` raising
+/// its first exception) once the [`on_cancel`](crate::on_cancel) cleanups those drops
+/// armed have finished.
 ///
 /// Polling and fairness are those of `join!`.
 ///
@@ -130,12 +131,16 @@ macro_rules! __join_internal {
         }).await
     }};
     (try_join ($($count:tt)*) ($( (($($skip:tt)*) $fut:expr) )*)) => {{
+        // In `Option`s so that, after an error, the others can be dropped in place as a
+        // cancellation.
         let mut __futs = ($(
-            $crate::combine::__private::pin!($crate::combine::__private::IntoFuture::into_future($fut)),
+            $crate::combine::__private::pin!($crate::combine::__private::Some(
+                $crate::combine::__private::IntoFuture::into_future($fut),
+            )),
         )*);
         let mut __outs = ($( $crate::__trioxide_none!($fut), )*);
         let mut __state = $crate::combine::__private::JoinState::new(0 $( + $crate::__trioxide_one!($count) )*);
-        $crate::combine::__private::poll_fn(|__cx| {
+        let __result = $crate::combine::__private::poll_fn(|__cx| {
             __state.begin(__cx);
             let mut __pending = false;
             $({
@@ -144,7 +149,14 @@ macro_rules! __join_internal {
                 let __i: usize = 0 $( + $crate::__trioxide_one!($skip) )*;
                 if __out.is_none() {
                     if __state.take(__i) {
-                        match $crate::combine::__private::Future::poll(__fut.as_mut(), &mut __state.context(__i)) {
+                        // Always `Some` while polling: only the drop after an error empties it.
+                        let __polled = match __fut.as_mut().as_pin_mut() {
+                            $crate::combine::__private::Some(__f) => {
+                                $crate::combine::__private::Future::poll(__f, &mut __state.context(__i))
+                            }
+                            $crate::combine::__private::None => $crate::combine::__private::Poll::Pending,
+                        };
+                        match __polled {
                             $crate::combine::__private::Poll::Ready($crate::combine::__private::Result::Ok(__v)) => {
                                 *__out = $crate::combine::__private::Some(__v)
                             }
@@ -168,7 +180,23 @@ macro_rules! __join_internal {
                     $crate::combine::__private::None => $crate::combine::__private::unreachable!(),
                 }
             },)*)))
-        }).await
+        }).await;
+        if __result.is_err() {
+            // The others are dropped (cancelled) now; their `on_cancel` cleanups finish
+            // before the error is returned.
+            let __cleanup = $crate::combine::__private::cancel_losers(|| {
+                $(
+                    {
+                        let ($($skip,)* __fut, ..) = &mut __futs;
+                        __fut.set($crate::combine::__private::None);
+                    }
+                )*
+            });
+            if let $crate::combine::__private::Some(__cleanup) = __cleanup {
+                __cleanup.await;
+            }
+        }
+        __result
     }};
     ($mode:ident ($($count:tt)*) ($($done:tt)*) $next:expr, $($rest:expr,)*) => {
         $crate::__join_internal!($mode ($($count)* _) ($($done)* (($($count)*) $next)) $($rest,)*)
@@ -300,7 +328,9 @@ impl<F: Future> fmt::Debug for JoinAll<F> {
 
 /// Runs every future of `iter` concurrently in the current task; `Ok` of all their `Ok`
 /// values in input order, or the first `Err` (in finishing order), at which point the
-/// other futures are dropped — cancelled (asyncio's `gather` raising its first exception).
+/// other futures are dropped — cancelled (asyncio's `gather` raising its first exception);
+/// the error is returned once the [`on_cancel`](crate::on_cancel) cleanups those drops
+/// armed have finished.
 ///
 /// Polling and fairness are those of [`join_all`].
 ///
@@ -321,6 +351,7 @@ where
     TryJoinAll {
         children,
         outputs: Some(outputs),
+        failing: None,
     }
 }
 
@@ -343,6 +374,8 @@ where
     children: Children<Pin<Box<F>>>,
     /// `None` once the result was returned.
     outputs: Option<Vec<Option<T>>>,
+    /// The first error while the other futures' cleanups run.
+    failing: Option<(E, trioxide_task::cancel::Cleanup)>,
 }
 
 // Nothing is pinned in place: the futures are boxed, the outputs are plain values.
@@ -356,6 +389,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Some((_, cleanup)) = &mut this.failing {
+            std::task::ready!(cleanup.as_mut().poll(cx));
+            let (e, _) = this.failing.take().expect("just matched");
+            return Poll::Ready(Err(e));
+        }
         let outputs = this
             .outputs
             .as_mut()
@@ -364,10 +402,18 @@ where
             match this.children.poll_next(cx) {
                 Poll::Ready(Some((i, Ok(out)))) => outputs[i] = Some(out),
                 Poll::Ready(Some((_, Err(e)))) => {
-                    // The first error: drop (cancel) every other future now.
-                    this.children.clear();
+                    // The first error: drop (cancel) every other future now, and wait for
+                    // the `on_cancel` cleanups that armed.
+                    let children = &mut this.children;
+                    let cleanup = super::__private::cancel_losers(|| children.clear());
                     this.outputs = None;
-                    return Poll::Ready(Err(e));
+                    return match cleanup {
+                        None => Poll::Ready(Err(e)),
+                        Some(cleanup) => {
+                            this.failing = Some((e, cleanup));
+                            Pin::new(this).poll(cx)
+                        }
+                    };
                 }
                 Poll::Ready(None) => break,
                 Poll::Pending => return Poll::Pending,

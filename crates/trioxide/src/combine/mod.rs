@@ -303,6 +303,14 @@ pub mod __private {
 
     use super::ReadySet;
     use std::cell::Cell;
+
+    /// Runs `drop_losers` as a cancellation (the losers' `on_cancel` guards hand their
+    /// cleanups over instead of discarding them); returns those cleanups joined, for the
+    /// combinator to await before it returns.
+    pub fn cancel_losers(drop_losers: impl FnOnce()) -> Option<trioxide_task::cancel::Cleanup> {
+        let cleanups = trioxide_task::cancel::collect_cleanups(drop_losers);
+        (!cleanups.is_empty()).then(|| trioxide_task::cancel::join_cleanups(cleanups))
+    }
     use std::collections::VecDeque;
     use std::hash::{BuildHasher, RandomState};
 

@@ -7,15 +7,17 @@
 //! asyncio terms: `wait(aws, return_when=FIRST_COMPLETED)`, take the one result and cancel
 //! the rest.
 
-use super::__private::random_below;
+use super::__private::{cancel_losers, random_below};
 use super::Children;
 use std::fmt;
 use std::future::{Future, IntoFuture, poll_fn};
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
+use trioxide_task::cancel::Cleanup;
 
 /// Runs `a` and `b` concurrently in the current task and returns the output of the one
-/// that finishes first; the other is dropped (cancelled) before `race` returns.
+/// that finishes first; the other is dropped (cancelled) before `race` returns, and the
+/// [`on_cancel`](crate::on_cancel) cleanups its drop armed run to completion first.
 ///
 /// Fair: each poll starts with a randomly chosen side, so when both are ready either may
 /// win. For "prefer `a`", use [`select!`](crate::select) with `biased;`.
@@ -43,27 +45,42 @@ where
 {
     let (a, b) = (a.into_future(), b.into_future());
     async move {
-        let mut a = pin!(a);
-        let mut b = pin!(b);
-        poll_fn(|cx| {
+        // In `Option`s so that the loser can be dropped in place, as a cancellation.
+        let mut a = pin!(Some(a));
+        let mut b = pin!(Some(b));
+        fn poll_side<F: Future>(
+            side: Pin<&mut Option<F>>,
+            cx: &mut Context<'_>,
+        ) -> Poll<F::Output> {
+            side.as_pin_mut().map_or(Poll::Pending, |f| f.poll(cx))
+        }
+        let out = poll_fn(|cx| {
             if random_below(2) == 0 {
-                if let Poll::Ready(out) = a.as_mut().poll(cx) {
+                if let Poll::Ready(out) = poll_side(a.as_mut(), cx) {
                     return Poll::Ready(out);
                 }
-                b.as_mut().poll(cx)
+                poll_side(b.as_mut(), cx)
             } else {
-                if let Poll::Ready(out) = b.as_mut().poll(cx) {
+                if let Poll::Ready(out) = poll_side(b.as_mut(), cx) {
                     return Poll::Ready(out);
                 }
-                a.as_mut().poll(cx)
+                poll_side(a.as_mut(), cx)
             }
         })
-        .await
+        .await;
+        if let Some(cleanup) = cancel_losers(|| {
+            a.set(None);
+            b.set(None);
+        }) {
+            cleanup.await;
+        }
+        out
     }
 }
 
 /// Runs every future of `iter` concurrently in the current task and returns the output
-/// of the first to finish; the others are dropped (cancelled) before it returns.
+/// of the first to finish; the others are dropped (cancelled) before it returns, and the
+/// [`on_cancel`](crate::on_cancel) cleanups their drop armed run to completion first.
 ///
 /// Each future is boxed and gets its own waker (see the [module docs](crate::combine));
 /// futures are polled in the order they were woken — on the first poll, input order, so
@@ -95,7 +112,10 @@ where
         children.total() > 0,
         "trioxide::race_all needs at least one future"
     );
-    RaceAll { children }
+    RaceAll {
+        children,
+        finishing: None,
+    }
 }
 
 /// The future returned by [`race_all`]: the first output of its futures.
@@ -109,20 +129,36 @@ where
 /// assert_eq!(trioxide::run(first), 7);
 /// ```
 #[must_use = "futures do nothing unless awaited"]
-pub struct RaceAll<F> {
+pub struct RaceAll<F: Future> {
     children: Children<Pin<Box<F>>>,
+    /// The winner's output while the losers' cleanups run.
+    finishing: Option<(F::Output, Cleanup)>,
 }
+
+// The output is only moved, never pinned.
+impl<F: Future> Unpin for RaceAll<F> {}
 
 impl<F: Future> Future for RaceAll<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
+        if let Some((_, cleanup)) = &mut this.finishing {
+            std::task::ready!(cleanup.as_mut().poll(cx));
+            let (out, _) = this.finishing.take().expect("just matched");
+            return Poll::Ready(out);
+        }
         match this.children.poll_next(cx) {
             Poll::Ready(Some((_, out))) => {
-                // The winner: drop (cancel) the others now.
-                this.children.clear();
-                Poll::Ready(out)
+                // The winner: drop (cancel) the others now, then wait for their cleanups.
+                let children = &mut this.children;
+                match cancel_losers(|| children.clear()) {
+                    None => Poll::Ready(out),
+                    Some(cleanup) => {
+                        this.finishing = Some((out, cleanup));
+                        Pin::new(this).poll(cx)
+                    }
+                }
             }
             Poll::Ready(None) => panic!("RaceAll polled after it returned its result"),
             Poll::Pending => Poll::Pending,
@@ -130,7 +166,7 @@ impl<F: Future> Future for RaceAll<F> {
     }
 }
 
-impl<F> fmt::Debug for RaceAll<F> {
+impl<F: Future> fmt::Debug for RaceAll<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RaceAll")
             .field("racing", &self.children.live())

@@ -38,8 +38,9 @@
 ///    it each poll starts at a random branch (then goes round in order), so that a
 ///    branch that is always ready cannot starve the others.
 /// 2. When a future finishes, its output is matched against its `<pattern>`. If it
-///    matches, every other future is dropped (cancelled) *before* the handler runs, and
-///    the handler's value is the value of the `select!`. If it does not match, that
+///    matches, every other future is dropped (cancelled) *before* the handler runs — as a
+///    cancellation: the [`on_cancel`](crate::on_cancel) cleanups armed inside them run to
+///    completion first — and the handler's value is the value of the `select!`. If it does not match, that
 ///    branch is disabled and `select!` goes on waiting for the others.
 /// 3. When every branch is disabled, the `else` handler runs; without an `else`,
 ///    `select!` panics.
@@ -159,8 +160,11 @@ macro_rules! __select_internal {
             // Preconditions first, in order; a false one disables its branch, whose future
             // is still created (below) but never polled.
             let mut __disabled: [bool; __N] = [$( !$c ),*];
+            // In `Option`s so that the losers can be dropped in place, as a cancellation.
             let mut __futs = ($(
-                $crate::combine::__private::pin!($crate::combine::__private::IntoFuture::into_future($f)),
+                $crate::combine::__private::pin!($crate::combine::__private::Some(
+                    $crate::combine::__private::IntoFuture::into_future($f),
+                )),
             )*);
             let mut __outs = ($( $crate::__trioxide_none!($f), )*);
             let __winner: $crate::combine::__private::Option<usize> =
@@ -171,9 +175,16 @@ macro_rules! __select_internal {
                         $(
                             if __b == 0 $( + $crate::__trioxide_one!($skip) )* && !__disabled[__b] {
                                 let ($($skip,)* __fut, ..) = &mut __futs;
-                                if let $crate::combine::__private::Poll::Ready(__v) =
-                                    $crate::combine::__private::Future::poll(__fut.as_mut(), __cx)
-                                {
+                                // Always `Some` while polling: only the losers' drop empties it.
+                                let __polled = match __fut.as_mut().as_pin_mut() {
+                                    $crate::combine::__private::Some(__f) => {
+                                        $crate::combine::__private::Future::poll(__f, __cx)
+                                    }
+                                    $crate::combine::__private::None => {
+                                        $crate::combine::__private::Poll::Pending
+                                    }
+                                };
+                                if let $crate::combine::__private::Poll::Ready(__v) = __polled {
                                     #[allow(unused_variables, unused_mut, unreachable_patterns)]
                                     let __matched = match &__v {
                                         $p => true,
@@ -198,7 +209,19 @@ macro_rules! __select_internal {
                     }
                 })
                 .await;
-            // The losers are dropped here, before the winner's handler runs.
+            // The losers are dropped here, as a cancellation, before the winner's handler
+            // runs; their `on_cancel` cleanups run to completion first.
+            let __cleanup = $crate::combine::__private::cancel_losers(|| {
+                $(
+                    {
+                        let ($($skip,)* __fut, ..) = &mut __futs;
+                        __fut.set($crate::combine::__private::None);
+                    }
+                )*
+            });
+            if let $crate::combine::__private::Some(__cleanup) = __cleanup {
+                __cleanup.await;
+            }
             (__winner, __outs)
         };
         match __winner {
