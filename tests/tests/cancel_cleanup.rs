@@ -211,6 +211,42 @@ rt_test! {
 }
 
 rt_test! {
+    /// One scope run from several places at once (a task's two branches and another
+    /// task): a cancel, or a deadline moved earlier, reaches every run, not just the last
+    /// one to register.
+    async fn a_cancel_scope_run_from_several_places_stops_them_all() {
+        for by_deadline in [false, true] {
+            let scope = CancelScope::new();
+            let (s1, s2, s3) = (scope.clone(), scope.clone(), scope.clone());
+            let elsewhere =
+                trioxide::spawn(async move { s3.run(sleep(Duration::from_secs(3600))).await });
+            let canceller = trioxide::spawn(async move {
+                sleep(Duration::from_millis(20)).await;
+                if by_deadline {
+                    scope.set_deadline(Some(Instant::now()));
+                } else {
+                    scope.cancel();
+                }
+            });
+            let outcome = trioxide::time::timeout(Duration::from_secs(10), async move {
+                let both = trioxide::join!(
+                    s1.run(sleep(Duration::from_secs(3600))),
+                    s2.run(sleep(Duration::from_secs(3600))),
+                );
+                (both, elsewhere.await.unwrap())
+            })
+            .await;
+            assert_eq!(
+                outcome.expect("a run was never woken"),
+                ((None, None), None),
+                "by deadline: {by_deadline}"
+            );
+            canceller.await.unwrap();
+        }
+    }
+}
+
+rt_test! {
     async fn nested_cancel_scopes_the_earliest_deadline_wins() {
         let outer = CancelScope::with_timeout(Duration::from_millis(10));
         let inner = CancelScope::with_timeout(Duration::from_secs(3600));

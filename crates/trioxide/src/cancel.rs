@@ -198,7 +198,10 @@ struct ScopeState {
     deadline: Option<Instant>,
     cancelled: bool,
     caught: bool,
-    waker: Option<Waker>,
+    /// The waker of every `run` waiting in the scope, by run id (a scope may be run from
+    /// several places at once: a cancel or a new deadline must reach all of them).
+    wakers: Vec<(u64, Waker)>,
+    next_run: u64,
 }
 
 impl CancelScope {
@@ -221,12 +224,12 @@ impl CancelScope {
 
     /// Cancels the work running in the scope (now, or as soon as it starts).
     pub fn cancel(&self) {
-        let waker = {
+        let wakers = {
             let mut state = self.inner.lock().unwrap();
             state.cancelled = true;
-            state.waker.take()
+            std::mem::take(&mut state.wakers)
         };
-        if let Some(w) = waker {
+        for (_, w) in wakers {
             w.wake();
         }
     }
@@ -244,12 +247,12 @@ impl CancelScope {
 
     /// Moves (or sets, or with `None` clears) the deadline; takes effect at once.
     pub fn set_deadline(&self, deadline: Option<Instant>) {
-        let waker = {
+        let wakers: Vec<Waker> = {
             let mut state = self.inner.lock().unwrap();
             state.deadline = deadline;
-            state.waker.clone()
+            state.wakers.iter().map(|(_, w)| w.clone()).collect()
         };
-        if let Some(w) = waker {
+        for w in wakers {
             w.wake();
         }
     }
@@ -264,8 +267,14 @@ impl CancelScope {
     /// returned). Nested scopes compose: the earliest deadline wins, and cancelling an
     /// outer scope cancels everything inside it.
     pub async fn run<F: Future>(&self, future: F) -> Option<F::Output> {
+        let id = {
+            let mut state = self.inner.lock().unwrap();
+            state.next_run += 1;
+            state.next_run
+        };
         let mut run = std::pin::pin!(ScopeRun {
             scope: self.clone(),
+            id,
             future: Some(future),
             sleep: None,
             cleanup: None,
@@ -322,9 +331,21 @@ impl std::fmt::Debug for CancelScope {
 
 struct ScopeRun<F> {
     scope: CancelScope,
+    /// This run's key among the scope's wakers.
+    id: u64,
     future: Option<F>,
     sleep: Option<Sleep>,
     cleanup: Option<Cleanup>,
+}
+
+impl<F> Drop for ScopeRun<F> {
+    fn drop(&mut self) {
+        // Stop listening for the scope's wake-ups (the run finished or was dropped).
+        // Touches only `scope`: the pinned `future` is not moved.
+        if let Ok(mut state) = self.scope.inner.lock() {
+            state.wakers.retain(|(run, _)| *run != self.id);
+        }
+    }
 }
 
 impl<F: Future> ScopeRun<F> {
@@ -372,7 +393,12 @@ impl<F: Future> ScopeRun<F> {
             if state.cancelled {
                 return true;
             }
-            state.waker = Some(cx.waker().clone());
+            let id = self.id;
+            match state.wakers.iter_mut().find(|(run, _)| *run == id) {
+                Some((_, w)) if w.will_wake(cx.waker()) => {}
+                Some((_, w)) => *w = cx.waker().clone(),
+                None => state.wakers.push((id, cx.waker().clone())),
+            }
             state.deadline
         };
         let Some(deadline) = deadline else {
