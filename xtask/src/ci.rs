@@ -2,7 +2,7 @@
 //! warning-free `cargo doc`, in the order that fails fastest. This is exactly what
 //! `.ci/run` runs.
 
-use crate::shell::{cargo, has_cargo_subcommand, run_cmd};
+use crate::shell::{cargo, run_cmd};
 
 /// Runs every CI step; stops at the first failure.
 pub fn run_steps() -> Result<(), String> {
@@ -28,27 +28,7 @@ pub fn run_steps() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    if has_cargo_subcommand("nextest") {
-        run_cmd(cargo(&[
-            "nextest",
-            "run",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-        ]))?;
-    } else {
-        eprintln!("cargo-nextest not installed: using cargo test");
-        run_cmd(cargo(&[
-            "test",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-            "--lib",
-            "--bins",
-            "--tests",
-        ]))?;
-    }
-    run_cmd(cargo(&["test", "--workspace", "--all-features", "--doc"]))?;
+    crate::test::run_suite(&[])?;
     run_cmd(rustdoc_check())?;
     crate::loom::run_with_bound(2, false)?;
     if crate::miri::available() {

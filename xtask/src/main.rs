@@ -1,6 +1,6 @@
 //! `cargo xtask <command>`: the project's automation, one file per subcommand.
 //!
-//! Commands: `ci` (what CI runs), `bench` (trioxide vs tokio, writes docs/BENCHMARKS.md),
+//! Commands: `ci` (what CI runs), `test` (the test suite alone), `bench` (trioxide vs tokio, writes docs/BENCHMARKS.md),
 //! `loom` (model-check the task core with a thorough bound), `miri` (the task core under Miri),
 //! `asan` / `tsan` (the io_uring and socket tests under a sanitizer),
 //! `release` (version, check, commit and tag every crate together).
@@ -14,6 +14,7 @@ mod miri;
 mod release;
 mod shell;
 mod stress;
+mod test;
 #[cfg(test)]
 mod tidy;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd {
         "ci" => ci::run(rest),
+        "test" => test::run(rest),
         "bench" => bench::run(rest),
         "loom" => loom::run(rest),
         "miri" => miri::run(rest),
@@ -38,8 +40,9 @@ fn main() -> ExitCode {
         "stress" => stress::run(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench | loom | miri | asan | tsan | stress | release | changelog-check | semver>\n\
-                 \n  ci     fmt, clippy -D warnings, tests (nextest if installed), doc tests\
+                "usage: cargo xtask <ci | test | bench | loom | miri | asan | tsan | stress | release | changelog-check | semver>\n\
+                 \n  ci     fmt, clippy -D warnings, tests (nextest if installed), doc tests, loom, Miri\
+                 \n  test [filter..]  the test suite only (every flavor and backend), then the doc tests\
                  \n  bench  trioxide vs tokio benchmarks; writes docs/BENCHMARKS.md\
                  \n  loom   loom model checks of the task core (LOOM_MAX_PREEMPTIONS=3)\
                  \n  miri   the task core's unit tests under Miri (nightly)\
