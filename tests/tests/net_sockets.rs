@@ -296,3 +296,41 @@ rt_test! {
         assert_eq!(reader.await.unwrap(), bytes);
     }
 }
+
+rt_test! {
+    /// `BufReader` over a TCP stream: a line-oriented exchange (asyncio's `readline`)
+    /// with lines written in odd pieces and the reader's writes passing through.
+    async fn buffered_lines_over_tcp() {
+        use trioxide::io::{AsyncBufReadExt, BufReader};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = trioxide::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut reader = BufReader::with_capacity(7, conn);
+            let mut line = String::new();
+            let mut n = 0;
+            while reader.read_line(&mut line).await.unwrap() > 0 {
+                n += 1;
+                // Echo each line back through the same BufReader (writes pass through).
+                reader.write_all(line.to_uppercase().as_bytes()).await.unwrap();
+                line.clear();
+            }
+            n
+        });
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client.set_nodelay(true).unwrap();
+        let text = "first line\nsecond\r\n\nlast one without a newline";
+        for piece in text.as_bytes().chunks(5) {
+            client.write_all(piece).await.unwrap();
+            trioxide::time::sleep(Duration::from_millis(1)).await;
+        }
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut lines = BufReader::new(client).lines();
+        let mut got = Vec::new();
+        while let Some(l) = lines.next_line().await.unwrap() {
+            got.push(l);
+        }
+        assert_eq!(got, ["FIRST LINE", "SECOND", "", "LAST ONE WITHOUT A NEWLINE"]);
+        assert_eq!(server.await.unwrap(), 4);
+    }
+}

@@ -35,7 +35,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use trioxide::io::{AsyncReadExt, AsyncWriteExt};
+use trioxide::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use trioxide::net::{TcpListener, TcpStream};
 use trioxide::sync::Barrier;
 use trioxide::sync::broadcast::{self, RecvError};
@@ -43,38 +43,6 @@ use trioxide::sync::broadcast::{self, RecvError};
 /// Messages the hub keeps for a receiver that has not read them yet; one that falls
 /// further behind is told how many it missed.
 const HUB_CAPACITY: usize = 256;
-
-/// Reads `\n`-terminated lines from a stream. Cancel-safe: bytes already read stay in
-/// `buf` when a `next_line` future is dropped.
-struct LineReader<R> {
-    stream: R,
-    buf: Vec<u8>,
-}
-
-impl<R: trioxide::io::AsyncRead + Unpin> LineReader<R> {
-    fn new(stream: R) -> Self {
-        Self {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// The next line without its `\n`; `None` at end of stream.
-    async fn next_line(&mut self) -> std::io::Result<Option<String>> {
-        loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).take(end).collect();
-                return Ok(Some(String::from_utf8_lossy(&line).trim_end().to_string()));
-            }
-            let mut chunk = [0u8; 1024];
-            let n = self.stream.read(&mut chunk).await?; // the only await: cancel-safe
-            if n == 0 {
-                return Ok(None);
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
 
 /// Writes one line to a shared stream.
 async fn send_line(mut conn: &TcpStream, line: &str) -> std::io::Result<()> {
@@ -84,7 +52,8 @@ async fn send_line(mut conn: &TcpStream, line: &str) -> std::io::Result<()> {
 /// One client's session: its name, then its lines out to the hub and the hub's
 /// messages back to it, until it leaves.
 async fn session(conn: TcpStream, hub: &broadcast::Sender<Arc<str>>) -> std::io::Result<()> {
-    let mut lines = LineReader::new(&conn);
+    // `next_line` is cancel-safe: a line read in part when `select!` drops it is kept.
+    let mut lines = BufReader::new(&conn).lines();
     let Some(name) = lines.next_line().await? else {
         return Ok(()); // left before saying who it is
     };
@@ -158,7 +127,7 @@ async fn scripted_client(
     messages: usize,
 ) -> std::io::Result<BTreeSet<String>> {
     let conn = TcpStream::connect(addr).await?;
-    let mut lines = LineReader::new(&conn);
+    let mut lines = BufReader::new(&conn).lines();
     send_line(&conn, &name).await?;
     assert_eq!(lines.next_line().await?, Some(format!("welcome {name}")));
     joined.wait().await; // everyone is subscribed: nobody misses a message from now on
@@ -186,7 +155,9 @@ async fn scripted_client(
         }
     }
     let mut rest = Vec::new();
-    (&conn).read_to_end(&mut rest).await?; // end of stream: the server let go of us
+    // End of stream: the server let go of us (read through the buffer, which may hold
+    // the tail).
+    lines.into_inner().read_to_end(&mut rest).await?;
     println!("{name} saw {} of {} messages", seen.len(), expected.len());
     Ok(seen)
 }

@@ -1,7 +1,12 @@
 //! I/O traits: the executor-neutral futures-io traits, re-exported, plus extension
 //! traits with the `async fn` conveniences (`read`, `read_exact`, `write_all`, ...) so
-//! no extra crate is needed.
+//! no extra crate is needed, and a [`BufReader`] with line reading
+//! ([`AsyncBufReadExt::read_line`], [`lines`](AsyncBufReadExt::lines): asyncio's
+//! `StreamReader.readline()` and `async for line in reader`).
 
+mod buf_reader;
+
+pub use buf_reader::{AsyncBufReadExt, BufReader, Lines};
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 use std::future::poll_fn;
