@@ -100,6 +100,67 @@ rt_test! {
     }
 }
 
+rt_test! {
+    /// `try_scope`: a body that fails (`?`) cancels the children, borrowed and parallel,
+    /// and the scope returns that error once they stopped — never hanging on them.
+    async fn a_try_scope_body_error_cancels_the_children_and_fails_the_scope() {
+        let borrowed_cleaned = Arc::new(AtomicBool::new(false));
+        let parallel_cleaned = Arc::new(AtomicBool::new(false));
+        let (b, p) = (borrowed_cleaned.clone(), parallel_cleaned.clone());
+        let result = trioxide::time::timeout(
+            Duration::from_secs(10),
+            trioxide::try_scope(|s| async move {
+                s.spawn(async move {
+                    let _cleanup = trioxide::on_cancel(async move { b.store(true, Ordering::SeqCst) });
+                    sleep(Duration::from_secs(3600)).await;
+                });
+                s.spawn_parallel(async move {
+                    let _cleanup = trioxide::on_cancel(async move { p.store(true, Ordering::SeqCst) });
+                    sleep(Duration::from_secs(3600)).await;
+                });
+                sleep(Duration::from_millis(5)).await;
+                Err::<u32, _>(Boom("body"))?;
+                Ok::<_, Boom>(1)
+            }),
+        )
+        .await
+        .expect("the scope waited for children it should have cancelled");
+        let err = result.unwrap_err();
+        assert_eq!(err.failures().len(), 1, "{err}");
+        assert!(matches!(&err.failures()[0], Failure::Error(e) if e.to_string() == "boom body"));
+        assert!(borrowed_cleaned.load(Ordering::SeqCst), "the borrowed child was cancelled");
+        assert!(parallel_cleaned.load(Ordering::SeqCst), "the parallel child was cancelled");
+
+        // A body that succeeds: its value, once every child finished.
+        let done = AtomicBool::new(false);
+        let ok = trioxide::try_scope(|s| {
+            let done = &done;
+            async move {
+                s.spawn(async move {
+                    sleep(Duration::from_millis(5)).await;
+                    done.store(true, Ordering::SeqCst);
+                });
+                Ok::<_, Boom>(7)
+            }
+        })
+        .await;
+        assert_eq!(ok.unwrap(), 7);
+        assert!(done.load(Ordering::SeqCst));
+
+        // A child's error first, then the body's (it was cancelled before failing itself):
+        // only the child's error.
+        let err = trioxide::try_scope(|s| async move {
+            s.spawn_fallible(async { Err::<(), _>(Boom("child")) });
+            sleep(Duration::from_secs(3600)).await;
+            Err::<(), _>(Boom("body, never"))
+        })
+        .await
+        .unwrap_err();
+        let seen: Vec<String> = err.failures().iter().map(|f| f.to_string()).collect();
+        assert_eq!(seen, ["error: boom child"]);
+    }
+}
+
 #[test]
 fn failures_before_the_cancellation_took_effect_are_all_collected() {
     // Two parallel children on two workers fail at the same moment (a barrier releases

@@ -36,7 +36,7 @@ mod scope;
 pub use error::{BoxError, ChildError, Failure, ScopeError};
 pub use handle::ScopeHandle;
 pub use local::{LocalScope, LocalScopeFuture, LocalScopeHandle, scope_local};
-pub use scope::{Scope, ScopeFuture, Spawn, SpawnerSource, scope_with};
+pub use scope::{Scope, ScopeFuture, Spawn, SpawnerSource, scope_with, try_scope_with};
 
 /// asyncio's name for a scope's handle: `async with TaskGroup() as tg`.
 pub type TaskGroup<'env> = Scope<'env>;

@@ -21,7 +21,7 @@
 //! The child's future goes into its task cell unboxed: the runtime's [`Spawn`] hands the
 //! scope a concrete [`SpawnerRef`] to spawn on.
 
-use crate::error::{ChildError, Failure, ScopeError, panic_message};
+use crate::error::{BoxError, ChildError, Failure, ScopeError, panic_message};
 use crate::handle::{ScopeHandle, SharedSlot, fill, new_slot};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
@@ -522,6 +522,44 @@ where
         body_cancel: ChildCancelSlot::new(),
         output: None,
         scratch: Vec::new(),
+    }
+}
+
+/// [`scope_with`] for a body that returns `Result`: an `Err` from the body fails the
+/// scope as a child's error does — it is recorded, in order, among the scope's failures,
+/// and the children are cancelled; the scope returns `Err(ScopeError)` once they have
+/// stopped. (With [`scope_with`] a body's `Err` is just its value, and children left
+/// running keep the scope open.) This is what a Trio nursery or an asyncio `TaskGroup`
+/// does with an exception raised in its body: `?` in the body behaves as expected.
+pub fn try_scope_with<'env, F, B, T, E>(
+    spawner: impl Into<SpawnerSource>,
+    body: F,
+) -> impl Future<Output = Result<T, ScopeError>> + Send + 'env
+where
+    F: FnOnce(Scope<'env>) -> B,
+    B: Future<Output = Result<T, E>> + Send + 'env,
+    T: Send + 'env,
+    E: Into<BoxError>,
+{
+    let inner = scope_with(spawner, move |s: Scope<'env>| {
+        let scope = s.clone();
+        let body = body(s);
+        async move {
+            match body.await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    scope.shared.fail(Failure::Error(e.into()));
+                    None
+                }
+            }
+        }
+    });
+    async move {
+        // `None` comes with the failure just recorded, so the scope returned `Err`.
+        inner.await?.ok_or(ScopeError {
+            failures: Vec::new(),
+            cancelled: true,
+        })
     }
 }
 

@@ -48,7 +48,9 @@ pub use combine::{
     race_all, try_join_all, wait,
 };
 pub use runtime::{Handle, Runtime, run};
-pub use scope::{TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope, scope_local};
+pub use scope::{
+    TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope, scope_local, try_scope,
+};
 pub use trioxide_sync as sync;
 pub use trioxide_task::cancel::{Cancelled, cancelled};
 pub use trioxide_task::{

@@ -80,6 +80,38 @@ where
     trioxide_scope::scope_with(trioxide_scope::SpawnerSource::Lazy(current_spawner), body)
 }
 
+/// Like [`scope`], for a body that returns `Result`: an `Err` from the body (a `?`)
+/// fails the scope as a child's error does — the children are cancelled, and the scope
+/// returns `Err(ScopeError)` holding that error among its failures once they have
+/// stopped. This is a Trio nursery's or an asyncio `TaskGroup`'s reaction to an exception
+/// in its body; with [`scope`], a body's `Err` is only its value and the children keep
+/// running.
+///
+/// ```
+/// use std::time::Duration;
+/// trioxide::run(async {
+///     let result = trioxide::try_scope(|s| async move {
+///         s.spawn(trioxide::time::sleep(Duration::from_secs(3600))); // cancelled below
+///         let n: u32 = "not a number".parse()?; // fails the scope
+///         Ok::<_, std::num::ParseIntError>(n)
+///     })
+///     .await;
+///     let err = result.unwrap_err();
+///     assert_eq!(err.failures().len(), 1); // the parse error; the sleep was cancelled
+/// });
+/// ```
+pub fn try_scope<'env, F, B, T, E>(
+    body: F,
+) -> impl Future<Output = Result<T, ScopeError>> + Send + 'env
+where
+    F: FnOnce(Scope<'env>) -> B,
+    B: Future<Output = Result<T, E>> + Send + 'env,
+    T: Send + 'env,
+    E: Into<BoxError>,
+{
+    trioxide_scope::try_scope_with(trioxide_scope::SpawnerSource::Lazy(current_spawner), body)
+}
+
 /// Like [`scope`], for bodies and borrowed children that are not `Send` (they hold
 /// `Rc`s, `RefCell` borrows, thread-bound handles). The scope's future is `!Send`: await
 /// it in `trioxide::run`'s main future, a `spawn_local` task, or on a current-thread
