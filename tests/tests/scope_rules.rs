@@ -161,6 +161,28 @@ rt_test! {
     }
 }
 
+rt_test! {
+    /// A panic in the body is a failure like a child's: it cancels the children and the
+    /// scope returns it (the runtime and the caller survive).
+    async fn a_panicking_body_fails_the_scope_and_cancels_the_children() {
+        let cleaned = Arc::new(AtomicBool::new(false));
+        let c = cleaned.clone();
+        let result = trioxide::scope(|s| async move {
+            s.spawn_parallel(async move {
+                let _cleanup = trioxide::on_cancel(async move { c.store(true, Ordering::SeqCst) });
+                sleep(Duration::from_secs(3600)).await;
+            });
+            sleep(Duration::from_millis(5)).await;
+            panic!("the body gave up");
+        })
+        .await;
+        let err = result.unwrap_err();
+        let seen: Vec<String> = err.failures().iter().map(|f| f.to_string()).collect();
+        assert_eq!(seen, ["panic: the body gave up"]);
+        assert!(cleaned.load(Ordering::SeqCst), "the child was cancelled and cleaned up");
+    }
+}
+
 #[test]
 fn failures_before_the_cancellation_took_effect_are_all_collected() {
     // Two parallel children on two workers fail at the same moment (a barrier releases
