@@ -27,13 +27,29 @@ pub fn runtime(flavor: Flavor, io: Io) -> Runtime {
         .expect("test runtime builds")
 }
 
+/// The environment variable that turns an io_uring configuration's skip into a failure,
+/// for machines where both backends must really run the suite.
+pub const REQUIRE_IO_URING: &str = "TRIOXIDE_TEST_REQUIRE_IO_URING";
+
+/// Reports a configuration that cannot run because io_uring is refused here: a message,
+/// or a panic when [`REQUIRE_IO_URING`] is set (to anything but `0` or empty).
+fn io_uring_unavailable(reason: &str) {
+    let required = std::env::var_os(REQUIRE_IO_URING).is_some_and(|v| v != "0" && !v.is_empty());
+    assert!(
+        !required,
+        "io_uring unavailable here ({reason}), and {REQUIRE_IO_URING} forbids skipping"
+    );
+    eprintln!("skipping: io_uring unavailable here ({reason})");
+}
+
 /// Builds the runtime for one configuration, or `None` (with a message) when the
-/// configuration cannot run on this machine (io_uring refused by the kernel).
+/// configuration cannot run on this machine (io_uring refused by the kernel; a failure
+/// instead when [`REQUIRE_IO_URING`] is set).
 pub fn try_runtime(flavor: Flavor, io: Io) -> Option<Runtime> {
     match Runtime::builder().flavor(flavor).io(io).build() {
         Ok(rt) => Some(rt),
         Err(trioxide::runtime::BuildError::IoUringUnavailable { reason }) => {
-            eprintln!("skipping: io_uring unavailable here ({reason})");
+            io_uring_unavailable(&reason);
             None
         }
         Err(err) => panic!("test runtime does not build: {err}"),
@@ -82,7 +98,7 @@ pub fn try_paused_runtime(io: Io) -> Option<Runtime> {
     {
         Ok(rt) => Some(rt),
         Err(trioxide::runtime::BuildError::IoUringUnavailable { reason }) => {
-            eprintln!("skipping: io_uring unavailable here ({reason})");
+            io_uring_unavailable(&reason);
             None
         }
         Err(err) => panic!("paused test runtime does not build: {err}"),

@@ -98,6 +98,39 @@ fn child_forced() {
     );
 }
 
+/// The suite's io_uring configurations skip where io_uring is refused, unless
+/// `TRIOXIDE_TEST_REQUIRE_IO_URING` is set: then the skip is a failure, so a machine that
+/// must run both backends cannot pass without running them.
+#[test]
+fn a_required_io_uring_turns_the_suites_skip_into_a_failure() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    run_child("child_skip_or_require", &[(FORCE_ENV, "1")]);
+}
+
+#[test]
+fn child_skip_or_require() {
+    if !in_child("child_skip_or_require") {
+        return;
+    }
+    // Refused and not required: skipped, no panic.
+    assert!(trioxide_tests::try_runtime(Flavor::CurrentThread, Io::IoUring).is_none());
+    // Refused and required: a failure that names the variable.
+    // SAFETY: this child process runs this one test on one thread (`--test-threads=1`),
+    // and no runtime or other thread exists while the variable is written.
+    unsafe { std::env::set_var(trioxide_tests::REQUIRE_IO_URING, "1") };
+    let failed = std::panic::catch_unwind(|| {
+        trioxide_tests::try_runtime(Flavor::CurrentThread, Io::IoUring).is_none()
+    })
+    .expect_err("the required configuration was skipped");
+    let msg = failed
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert!(msg.contains(trioxide_tests::REQUIRE_IO_URING), "{msg}");
+}
+
 #[test]
 fn memlock_zero_falls_back_or_still_works() {
     if std::env::var_os(CHILD_ENV).is_some() {
