@@ -184,7 +184,9 @@ fn main() {
          trioxide (WorkStealing, epoll; `_uring`: on io_uring; `_uring_completion`: on io_uring through \
          `CompletionIo`'s owned-buffer RECV/SEND; `_tpc_uring`: ThreadPerCore, io_uring) and on tokio \
          (multi_thread), 2 workers each, loaded by one generator on its own thread (`http1_hello_wrk*`: \
-         by wrk, in a process of its own).\n\n{table}\n{}{}",
+         by wrk, in a process of its own); `bare_tcp_echo_uring*` run the echo with no runtime at all \
+         (two pinned threads driving a ring each), against the same tokio echo: the ceiling of the \
+         io_uring rows on this machine.\n\n{table}\n{}{}",
         syscalls.unwrap_or_default(),
         cpu.map(|c| format!("\n{c}")).unwrap_or_default()
     );
