@@ -32,8 +32,9 @@ pub fn runtime(flavor: Flavor, io: Io) -> Runtime {
 pub const REQUIRE_IO_URING: &str = "TRIOXIDE_TEST_REQUIRE_IO_URING";
 
 /// Reports a configuration that cannot run because io_uring is refused here: a message,
-/// or a panic when [`REQUIRE_IO_URING`] is set (to anything but `0` or empty).
-fn io_uring_unavailable(reason: &str) {
+/// or a panic when [`REQUIRE_IO_URING`] is set (to anything but `0` or empty). For tests
+/// that build their own runtime.
+pub fn io_uring_unavailable(reason: &str) {
     let required = std::env::var_os(REQUIRE_IO_URING).is_some_and(|v| v != "0" && !v.is_empty());
     assert!(
         !required,

@@ -21,6 +21,8 @@ const FORCE_ENV: &str = "TRIOXIDE_IO_URING_FORCE_UNAVAILABLE";
 fn run_child(name: &str, envs: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.env(CHILD_ENV, name)
+        .env_remove(trioxide_tests::REQUIRE_IO_URING) // each child sets what it tests
+        .env_remove(FORCE_ENV)
         .args(["--exact", name, "--nocapture", "--test-threads=1"]);
     for (k, v) in envs {
         cmd.env(k, v);

@@ -128,10 +128,11 @@ fn a_busy_worker_batches_its_owned_operations() {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("skipping: {e}");
+        Err(trioxide::runtime::BuildError::IoUringUnavailable { reason }) => {
+            trioxide_tests::io_uring_unavailable(&reason);
             return;
         }
+        Err(e) => panic!("test runtime does not build: {e}"),
     };
     let (before, after) = rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -200,8 +201,10 @@ fn a_busy_worker_batches_its_owned_operations() {
     );
     let per_op = enters as f64 / ops as f64;
     eprintln!("{enters} io_uring_enter calls for {ops} operations: {per_op:.3} per operation");
+    // A bound with room for a loaded machine (more parks, each one enter), still well
+    // below the unbatched figure.
     assert!(
-        per_op < 0.1,
+        per_op < 0.15,
         "{per_op:.3} io_uring_enter calls per operation: submissions are not batched"
     );
 }

@@ -246,9 +246,14 @@ impl Ring {
     pub(crate) fn push_cancel(&self, entry: &squeue::Entry) -> io::Result<()> {
         // SAFETY: a cancel entry carries no pointer (rule 3 holds trivially).
         unsafe { self.push(entry) }?;
-        let may_submit =
-            !self.owned || self.driver_thread.load(Ordering::Relaxed) == thread_token();
-        if may_submit && !self.in_wait.load(Ordering::SeqCst) {
+        if self.owned {
+            // The owner submits at once even while a neighbour is in an enter on its
+            // ring (`in_wait`; that enter may have read the tail before this push): the
+            // kernel serialises submitters.
+            if self.driver_thread.load(Ordering::Relaxed) == thread_token() {
+                self.submit_now()?;
+            }
+        } else if !self.in_wait.load(Ordering::SeqCst) {
             self.submit_now()?;
         }
         Ok(())
@@ -365,13 +370,15 @@ impl Ring {
     }
 }
 
-/// A number unique to the calling thread among the threads alive (never 0): the address
-/// of a thread-local.
+/// A number unique to the calling thread for the life of the process (never 0, never
+/// reused by a later thread, unlike a thread-local's address).
 fn thread_token() -> usize {
+    // A plain std atomic: an id counter outside every loom model (no ordering matters).
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
     std::thread_local! {
-        static TOKEN: u8 = const { 0 };
+        static TOKEN: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    TOKEN.with(|t| std::ptr::from_ref(t) as usize)
+    TOKEN.with(|t| *t)
 }
 
 /// Errors of `io_uring_enter` that only mean "try again later": interrupted, busy with

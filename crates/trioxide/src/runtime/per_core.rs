@@ -82,7 +82,8 @@ pub(crate) fn start(
                 };
                 // A first turn on this thread tells the driver which thread drives it
                 // (io_uring: whose own submissions may wait for its next turn, and who
-                // submits its cancellations at once). Nothing can be queued yet.
+                // submits its cancellations at once); it also submits the ring's wake-up
+                // poll, queued at setup.
                 let _ = reactor.turn(Some(std::time::Duration::ZERO));
                 let timers = Timers::new();
                 let park = ReactorPark::new(reactor.clone(), timers.clone(), None);
