@@ -60,15 +60,6 @@ fn connect_pairs(count: usize) -> Vec<(TcpStream, TcpStream)> {
         .collect()
 }
 
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: `set` is a zeroed, then filled, cpu_set_t that outlives both calls.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        let _ = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
 /// One thread's loop: sets up, waits for `start`, then drives its `ends` (client ends
 /// as `(stream, true)`) until every client end did `rounds` round trips.
 fn echo_loop(streams: Vec<(TcpStream, bool)>, msg: usize, rounds: usize, start: &Barrier) {
@@ -180,7 +171,7 @@ fn bare_echo(msg: usize, rounds: usize, placement: Placement) -> Duration {
         .map(|(t, share)| {
             let start = start.clone();
             std::thread::spawn(move || {
-                pin_to_cpu(t);
+                crate::per_core::pin_to(t);
                 echo_loop(share, msg, rounds, &start);
             })
         })

@@ -105,7 +105,7 @@ async fn trioxide_echo(msg: usize, rounds: usize) -> Duration {
 }
 
 /// Pins the calling thread to `cpu` (the benchmark's own copy: trioxide's is internal).
-fn pin_to(cpu: usize) {
+pub(crate) fn pin_to(cpu: usize) {
     // SAFETY: all-zero is the empty cpu_set_t; `cpu` is below CPU_SETSIZE; pid 0 is the
     // calling thread and `set` is valid for its size.
     unsafe {

@@ -1,7 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, one file per subcommand.
 //!
-//! Commands: `ci` (what CI runs), `test` (the test suite alone), `bench` (trioxide vs tokio, writes docs/BENCHMARKS.md),
-//! `loom` (model-check the task core with a thorough bound), `miri` (the task core under Miri),
+//! Commands: `ci` (what CI runs), `test` (the test suite alone), `bench` (trioxide vs
+//! tokio, writes docs/BENCHMARKS.md), `loom` (model-check the task core with a thorough bound), `miri` (the task core under Miri),
 //! `asan` / `tsan` (the io_uring and socket tests under a sanitizer),
 //! `release` (version, check, commit and tag every crate together).
 

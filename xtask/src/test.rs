@@ -9,7 +9,8 @@ use crate::shell::{cargo, has_cargo_subcommand, run_cmd};
 /// Runs the unit and integration tests (nextest where installed), then, without a
 /// filter, the doc tests.
 pub fn run_suite(filter: &[String]) -> Result<(), String> {
-    let mut tests = if has_cargo_subcommand("nextest") {
+    let nextest = has_cargo_subcommand("nextest");
+    let mut tests = if nextest {
         cargo(&[
             "nextest",
             "run",
@@ -30,7 +31,7 @@ pub fn run_suite(filter: &[String]) -> Result<(), String> {
         ])
     };
     if !filter.is_empty() {
-        if !has_cargo_subcommand("nextest") {
+        if !nextest {
             tests.arg("--");
         }
         tests.args(filter);

@@ -13,11 +13,11 @@ pub trait Unpark: Send + Sync + 'static {
     fn unpark(&self);
 
     /// Whether the driver has work that a non-blocking `park` should handle before the
-    /// worker runs out of tasks (io_uring: completions posted, or submissions from other threads), as far as
-    /// it can tell without a system call. A worker that owns its driver checks this
-    /// between tasks; `false` (the default) leaves it to the periodic non-blocking park.
-    /// Work that is better batched (submissions the worker itself queued meanwhile)
-    /// should not count.
+    /// worker runs out of tasks (io_uring: completions posted, or submissions from other
+    /// threads), as far as it can tell without a system call. A worker that owns its
+    /// driver checks this between tasks; `false` (the default) leaves it to the periodic
+    /// non-blocking park. Work that is better batched (submissions the worker itself
+    /// queued meanwhile) should not count.
     fn work_waiting(&self) -> bool {
         false
     }

@@ -149,14 +149,7 @@ macro_rules! __join_internal {
                 let __i: usize = 0 $( + $crate::__trioxide_one!($skip) )*;
                 if __out.is_none() {
                     if __state.take(__i) {
-                        // Always `Some` while polling: only the drop after an error empties it.
-                        let __polled = match __fut.as_mut().as_pin_mut() {
-                            $crate::combine::__private::Some(__f) => {
-                                $crate::combine::__private::Future::poll(__f, &mut __state.context(__i))
-                            }
-                            $crate::combine::__private::None => $crate::combine::__private::Poll::Pending,
-                        };
-                        match __polled {
+                        match $crate::combine::__private::poll_slot(__fut.as_mut(), &mut __state.context(__i)) {
                             $crate::combine::__private::Poll::Ready($crate::combine::__private::Result::Ok(__v)) => {
                                 *__out = $crate::combine::__private::Some(__v)
                             }
@@ -389,10 +382,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some((_, cleanup)) = &mut this.failing {
-            std::task::ready!(cleanup.as_mut().poll(cx));
-            let (e, _) = this.failing.take().expect("just matched");
-            return Poll::Ready(Err(e));
+        if let Some(failed) = super::__private::poll_held(&mut this.failing, cx) {
+            return failed.map(Err);
         }
         let outputs = this
             .outputs

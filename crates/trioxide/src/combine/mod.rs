@@ -303,6 +303,9 @@ pub mod __private {
 
     use super::ReadySet;
     use std::cell::Cell;
+    use std::collections::VecDeque;
+    use std::hash::{BuildHasher, RandomState};
+    use std::pin::Pin;
 
     /// Runs `drop_losers` as a cancellation (the losers' `on_cancel` guards hand their
     /// cleanups over instead of discarding them); returns those cleanups joined, for the
@@ -311,8 +314,28 @@ pub mod __private {
         let cleanups = trioxide_task::cancel::collect_cleanups(drop_losers);
         (!cleanups.is_empty()).then(|| trioxide_task::cancel::join_cleanups(cleanups))
     }
-    use std::collections::VecDeque;
-    use std::hash::{BuildHasher, RandomState};
+
+    /// Polls the future in `slot`, a combinator's branch kept in an `Option` so that it
+    /// can be dropped in place as a cancellation; an emptied slot is never ready.
+    pub fn poll_slot<F: Future>(
+        slot: Pin<&mut Option<F>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        slot.as_pin_mut().map_or(Poll::Pending, |f| f.poll(cx))
+    }
+
+    /// For a combinator that holds its result while the losers' cleanup runs: `None` if
+    /// nothing is held, else the cleanup's progress and, once it finished, the result.
+    pub(crate) fn poll_held<T>(
+        held: &mut Option<(T, trioxide_task::cancel::Cleanup)>,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<T>> {
+        let (_, cleanup) = held.as_mut()?;
+        if cleanup.as_mut().poll(cx).is_pending() {
+            return Some(Poll::Pending);
+        }
+        held.take().map(|(out, _)| Poll::Ready(out))
+    }
 
     /// The per-branch wake tracking of `join!` / `try_join!`.
     pub struct JoinState {

@@ -7,7 +7,7 @@
 //! asyncio terms: `wait(aws, return_when=FIRST_COMPLETED)`, take the one result and cancel
 //! the rest.
 
-use super::__private::{cancel_losers, random_below};
+use super::__private::{cancel_losers, poll_held, poll_slot, random_below};
 use super::Children;
 use std::fmt;
 use std::future::{Future, IntoFuture, poll_fn};
@@ -48,23 +48,17 @@ where
         // In `Option`s so that the loser can be dropped in place, as a cancellation.
         let mut a = pin!(Some(a));
         let mut b = pin!(Some(b));
-        fn poll_side<F: Future>(
-            side: Pin<&mut Option<F>>,
-            cx: &mut Context<'_>,
-        ) -> Poll<F::Output> {
-            side.as_pin_mut().map_or(Poll::Pending, |f| f.poll(cx))
-        }
         let out = poll_fn(|cx| {
             if random_below(2) == 0 {
-                if let Poll::Ready(out) = poll_side(a.as_mut(), cx) {
+                if let Poll::Ready(out) = poll_slot(a.as_mut(), cx) {
                     return Poll::Ready(out);
                 }
-                poll_side(b.as_mut(), cx)
+                poll_slot(b.as_mut(), cx)
             } else {
-                if let Poll::Ready(out) = poll_side(b.as_mut(), cx) {
+                if let Poll::Ready(out) = poll_slot(b.as_mut(), cx) {
                     return Poll::Ready(out);
                 }
-                poll_side(a.as_mut(), cx)
+                poll_slot(a.as_mut(), cx)
             }
         })
         .await;
@@ -143,10 +137,8 @@ impl<F: Future> Future for RaceAll<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        if let Some((_, cleanup)) = &mut this.finishing {
-            std::task::ready!(cleanup.as_mut().poll(cx));
-            let (out, _) = this.finishing.take().expect("just matched");
-            return Poll::Ready(out);
+        if let Some(finished) = poll_held(&mut this.finishing, cx) {
+            return finished;
         }
         match this.children.poll_next(cx) {
             Poll::Ready(Some((_, out))) => {

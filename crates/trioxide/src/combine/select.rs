@@ -40,8 +40,9 @@
 /// 2. When a future finishes, its output is matched against its `<pattern>`. If it
 ///    matches, every other future is dropped (cancelled) *before* the handler runs — as a
 ///    cancellation: the [`on_cancel`](crate::on_cancel) cleanups armed inside them run to
-///    completion first — and the handler's value is the value of the `select!`. If it does not match, that
-///    branch is disabled and `select!` goes on waiting for the others.
+///    completion first — and the handler's value is the value of the `select!`. If it
+///    does not match, that branch is disabled and `select!` goes on waiting for the
+///    others.
 /// 3. When every branch is disabled, the `else` handler runs; without an `else`,
 ///    `select!` panics.
 ///
@@ -175,16 +176,9 @@ macro_rules! __select_internal {
                         $(
                             if __b == 0 $( + $crate::__trioxide_one!($skip) )* && !__disabled[__b] {
                                 let ($($skip,)* __fut, ..) = &mut __futs;
-                                // Always `Some` while polling: only the losers' drop empties it.
-                                let __polled = match __fut.as_mut().as_pin_mut() {
-                                    $crate::combine::__private::Some(__f) => {
-                                        $crate::combine::__private::Future::poll(__f, __cx)
-                                    }
-                                    $crate::combine::__private::None => {
-                                        $crate::combine::__private::Poll::Pending
-                                    }
-                                };
-                                if let $crate::combine::__private::Poll::Ready(__v) = __polled {
+                                if let $crate::combine::__private::Poll::Ready(__v) =
+                                    $crate::combine::__private::poll_slot(__fut.as_mut(), __cx)
+                                {
                                     #[allow(unused_variables, unused_mut, unreachable_patterns)]
                                     let __matched = match &__v {
                                         $p => true,

@@ -347,9 +347,7 @@ impl Context {
             // Turn its own driver once before the first task: the driver then knows
             // which thread drives it (io_uring: whose own submissions may wait for its
             // next turn, and who submits its cancellations at once).
-            self.in_driver.set(true);
-            self.remote().parker.poll_driver_nonblocking();
-            self.after_driver_turn();
+            self.turn_driver_nonblocking();
         }
         loop {
             if shared.shutdown.load(Ordering::Acquire) {
@@ -366,9 +364,7 @@ impl Context {
                     && tick.is_multiple_of(OWN_DRIVER_CHECK_INTERVAL)
                     && self.remote().parker.driver_work_waiting())
             {
-                self.in_driver.set(true);
-                self.remote().parker.poll_driver_nonblocking();
-                self.after_driver_turn();
+                self.turn_driver_nonblocking();
             }
             if let Some(task) = self.next_local_task(tick) {
                 self.run_task(task);
@@ -380,6 +376,13 @@ impl Context {
             }
             self.park();
         }
+    }
+
+    /// Polls the driver without blocking and shares out what it woke.
+    fn turn_driver_nonblocking(&self) {
+        self.in_driver.set(true);
+        self.remote().parker.poll_driver_nonblocking();
+        self.after_driver_turn();
     }
 
     fn next_local_task(&self, tick: u32) -> Option<Notified> {
