@@ -208,3 +208,80 @@ fn a_busy_worker_batches_its_owned_operations() {
         "{per_op:.3} io_uring_enter calls per operation: submissions are not batched"
     );
 }
+
+/// An owned read queued on one worker's ring (not yet submitted: the worker's own pushes
+/// wait for its next turn) and dropped by a task on the *other* worker, which then closes
+/// the stream: a new socket that takes the freed descriptor number must still get every
+/// byte written to it. The dropped read's cancel is only queued on the first worker's
+/// ring, behind the read; if the descriptor were closed at once, both would reach the
+/// kernel later, on the new socket, and the read would take its bytes.
+fn a_read_dropped_on_another_worker_never_reaches_a_reused_descriptor(io: Io) {
+    use std::future::Future;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use trioxide::net::TcpStream;
+    let Some(rt) = work_stealing(io) else { return };
+    let outcome = rt.block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (handoff_tx, handoff_rx) = trioxide::sync::oneshot::channel();
+        let starter = trioxide::spawn(async move {
+            let _client = std::net::TcpStream::connect(addr).unwrap();
+            let (accepted, _) = listener.accept().unwrap();
+            let stream = Arc::new(TcpStream::from_std(accepted).unwrap());
+            let reader = stream.clone();
+            let mut read = Box::pin(async move { reader.read_owned(Vec::with_capacity(64)).await });
+            std::future::poll_fn(|cx| {
+                assert!(read.as_mut().poll(cx).is_pending(), "no data was sent");
+                std::task::Poll::Ready(())
+            })
+            .await;
+            handoff_tx
+                .send((read, stream, listener, thread_id()))
+                .unwrap_or_else(|_| panic!("the other task is gone"));
+            // Keep this worker (and so its ring) busy while the other one drops the read.
+            std::thread::sleep(Duration::from_millis(300));
+            _client
+        });
+        let (read, stream, listener, starter_thread) = handoff_rx.await.unwrap();
+        let dropper_thread = thread_id();
+        let old_fd = stream.as_raw_fd();
+        drop(read);
+        drop(stream);
+        let mut new_client = std::net::TcpStream::connect(addr).unwrap();
+        let (new_server, _) = listener.accept().unwrap();
+        let reused = new_client.as_raw_fd() == old_fd || new_server.as_raw_fd() == old_fd;
+        (&new_server).write_all(b"precious").unwrap();
+        // Both workers turn their rings meanwhile.
+        trioxide::time::sleep(Duration::from_millis(500)).await;
+        new_client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = [0u8; 8];
+        let read = new_client.read_exact(&mut got).map(|()| got);
+        drop(starter.await.unwrap());
+        eprintln!(
+            "dropped on another thread: {}; its descriptor number reused: {reused}",
+            starter_thread != dropper_thread
+        );
+        read
+    });
+    assert_eq!(
+        outcome.expect("the new socket's bytes were taken by the dropped read"),
+        *b"precious"
+    );
+}
+
+fn thread_id() -> std::thread::ThreadId {
+    std::thread::current().id()
+}
+
+#[test]
+fn a_read_dropped_on_another_worker_never_reaches_a_reused_descriptor_uring() {
+    a_read_dropped_on_another_worker_never_reaches_a_reused_descriptor(Io::IoUring);
+}
+
+#[test]
+fn a_read_dropped_on_another_worker_never_reaches_a_reused_descriptor_epoll() {
+    a_read_dropped_on_another_worker_never_reaches_a_reused_descriptor(Io::Epoll);
+}

@@ -162,7 +162,10 @@ impl File {
     /// byte count; 0 at end of file) and gives the buffer back.
     pub async fn read_at(&self, buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
         if let Some(ops) = self.uring() {
-            return ops.read_at(self.std.as_raw_fd(), buf, offset).await;
+            return ops
+                .read_at(self.std.as_raw_fd(), buf, offset)
+                .keeping_open(&self.std)
+                .await;
         }
         let std = self.std.clone();
         let outcome = blocking(move || {
@@ -190,6 +193,7 @@ impl File {
                 let rest = buf.split_off(done);
                 let (res, rest) = ops
                     .write_at(self.std.as_raw_fd(), rest, offset + done as u64)
+                    .keeping_open(&self.std)
                     .await;
                 buf.extend_from_slice(&rest);
                 match res {

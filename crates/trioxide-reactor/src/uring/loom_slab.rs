@@ -34,7 +34,7 @@ fn loom_cancel_races_completion() {
                 freed.fetch_add(1, Ordering::SeqCst);
             }
             Poll::Ready(other) => panic!("unexpected completion {other:?}"),
-            Poll::Pending => match lock(&slab).cancel(ud) {
+            Poll::Pending => match lock(&slab).cancel(ud, None) {
                 Cancel::Finished(Keep::Buf(_), None) => {
                     freed.fetch_add(1, Ordering::SeqCst);
                 }
@@ -79,7 +79,7 @@ fn loom_stream_drop_races_results() {
             assert!(fd >= 0, "ECANCELED from the kernel is not a result");
             count(&seen, fd);
         }
-        let (queued, _in_kernel) = lock(&slab).cancel_stream(ud);
+        let (queued, _in_kernel) = lock(&slab).cancel_stream(ud, None);
         for fd in queued {
             count(&seen, fd);
         }

@@ -51,8 +51,9 @@ mod sys;
 pub use op::msg::RecvFromResult;
 pub use op::multi_accept::MultiAccept;
 pub use op::open::AT_FDCWD;
-pub use op::{BufResult, Op, UringOps};
+pub use op::{BufResult, KeepingOpen, Op, UringOps};
 pub use probe::{FORCE_UNAVAILABLE_ENV, UringUnavailable, probe};
+pub use slab::KeepOpen;
 
 use crate::driver::{Driver, Event, Interest};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -17,6 +17,7 @@
 
 use super::sys;
 use io_uring::squeue;
+use std::any::Any;
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::task::{Poll, Waker};
@@ -26,6 +27,13 @@ const INDEX_BITS: u32 = 32;
 /// The generation is kept to 30 bits so the top two bits of `user_data` stay free for
 /// the driver's own tags.
 const GENERATION_MASK: u32 = (1 << 30) - 1;
+
+/// What keeps a descriptor open: a clone of its owner (say the `Arc` a socket type keeps
+/// its descriptor in). A dropped op holds one until its CQE (see
+/// [`Op::keeping_open`](super::Op::keeping_open)), so that the descriptor's number cannot
+/// be taken by a new file while an SQE naming it may still be waiting to reach the
+/// kernel.
+pub type KeepOpen = std::sync::Arc<dyn Any + Send + Sync>;
 
 /// Memory (or a descriptor count) an operation needs until its CQE arrives.
 #[derive(Debug, Default)]
@@ -60,6 +68,12 @@ pub(crate) enum Keep {
     Statx(
         #[allow(dead_code, reason = "kept only so the kernel's pointer stays valid")] CString,
         Box<libc::statx>,
+    ),
+    /// A cancelled op's keep-alive plus the owner of the descriptor it names, dropped
+    /// (closing the descriptor, if it is the last reference) with the CQE.
+    Open(
+        #[allow(dead_code, reason = "kept only until the CQE")] Box<Keep>,
+        #[allow(dead_code, reason = "kept only so the descriptor stays open")] KeepOpen,
     ),
 }
 
@@ -239,7 +253,8 @@ impl OpSlab {
 
     /// The multishot handle was dropped: returns the descriptors queued but never taken
     /// (to close), and whether the op is still in the kernel (submit an async cancel).
-    pub(crate) fn cancel_stream(&mut self, ud: u64) -> (Vec<i32>, bool) {
+    /// Then the slot keeps `owner` (the listening socket's) until the final CQE.
+    pub(crate) fn cancel_stream(&mut self, ud: u64, owner: Option<KeepOpen>) -> (Vec<i32>, bool) {
         let Some(slot) = self.slot_mut(ud) else {
             return (Vec::new(), false);
         };
@@ -258,7 +273,11 @@ impl OpSlab {
             (fds, false)
         } else {
             // The slot stays until the final CQE; descriptors arriving meanwhile are closed.
-            slot.state = Some(Lifecycle::Cancelled(Keep::None));
+            let keep = match owner {
+                Some(owner) => Keep::Open(Box::new(Keep::None), owner),
+                None => Keep::None,
+            };
+            slot.state = Some(Lifecycle::Cancelled(keep));
             (fds, true)
         }
     }
@@ -322,14 +341,19 @@ impl OpSlab {
         }
     }
 
-    /// The future was dropped before taking its result.
-    pub(crate) fn cancel(&mut self, ud: u64) -> Cancel {
+    /// The future was dropped before taking its result. If the op is still in the
+    /// kernel, the slot keeps `owner()` (when given) with the keep-alive until the CQE.
+    pub(crate) fn cancel(&mut self, ud: u64, owner: Option<&dyn Fn() -> KeepOpen>) -> Cancel {
         let Some(slot) = self.slot_mut(ud) else {
             return Cancel::Gone;
         };
         let yields_fd = slot.yields_fd;
         match slot.state.take() {
             Some(Lifecycle::Submitted(keep) | Lifecycle::Waiting(_, keep)) => {
+                let keep = match owner {
+                    Some(owner) => Keep::Open(Box::new(keep), owner()),
+                    None => keep,
+                };
                 slot.state = Some(Lifecycle::Cancelled(keep));
                 Cancel::InFlight
             }
@@ -466,7 +490,7 @@ mod tests {
     fn cancelled_keeps_the_buffer_until_the_cqe() {
         let mut slab = OpSlab::default();
         let ud = slab.insert(Keep::Buf(vec![0; 8]), false);
-        assert!(matches!(slab.cancel(ud), Cancel::InFlight));
+        assert!(matches!(slab.cancel(ud, None), Cancel::InFlight));
         assert_eq!(slab.live(), 1, "the buffer is still owned by the slot");
         let released = slab.complete(ud, -libc::ECANCELED, false);
         assert!(released.waker.is_none());
@@ -474,14 +498,43 @@ mod tests {
         assert_eq!(slab.live(), 0);
         // A late CQE or cancel for the freed slot reaches nothing.
         assert!(slab.complete(ud, 0, false).orphan.is_none());
-        assert!(matches!(slab.cancel(ud), Cancel::Gone));
+        assert!(matches!(slab.cancel(ud, None), Cancel::Gone));
+    }
+
+    #[test]
+    fn a_cancelled_op_keeps_its_descriptors_owner_until_the_cqe() {
+        let mut slab = OpSlab::default();
+        let owner = Arc::new(7u32);
+        let make_owner = || owner.clone() as KeepOpen;
+        let ud = slab.insert(Keep::Buf(vec![0; 4]), false);
+        assert!(matches!(slab.cancel(ud, Some(&make_owner)), Cancel::InFlight));
+        assert_eq!(Arc::strong_count(&owner), 2, "the slot holds the owner");
+        let released = slab.complete(ud, -libc::ECANCELED, false);
+        assert_eq!(Arc::strong_count(&owner), 2, "until the orphan is dropped");
+        drop(released);
+        assert_eq!(Arc::strong_count(&owner), 1);
+        // A completed op has nothing in the kernel: the owner is not even cloned.
+        let ud = slab.insert(Keep::None, false);
+        let _ = slab.complete(ud, 0, false);
+        assert!(matches!(
+            slab.cancel(ud, Some(&make_owner)),
+            Cancel::Finished(..)
+        ));
+        assert_eq!(Arc::strong_count(&owner), 1);
+        // A multishot op's owner stays until its final CQE.
+        let ud = slab.insert_stream(true);
+        let (_, in_kernel) = slab.cancel_stream(ud, Some(make_owner()));
+        assert!(in_kernel);
+        assert_eq!(Arc::strong_count(&owner), 2);
+        drop(slab.complete(ud, -libc::ECANCELED, false));
+        assert_eq!(Arc::strong_count(&owner), 1);
     }
 
     #[test]
     fn generations_keep_reused_slots_apart() {
         let mut slab = OpSlab::default();
         let first = slab.insert(Keep::None, true);
-        let _ = slab.cancel(first);
+        let _ = slab.cancel(first, None);
         let released = slab.complete(first, 9, false);
         assert_eq!(
             released.orphan_fd,
@@ -501,7 +554,7 @@ mod tests {
         let mut slab = OpSlab::default();
         let ud = slab.insert(Keep::Buf(vec![7]), false);
         let _ = slab.complete(ud, 1, false);
-        match slab.cancel(ud) {
+        match slab.cancel(ud, None) {
             Cancel::Finished(Keep::Buf(b), None) => assert_eq!(b, [7]),
             other => panic!("unexpected {other:?}"),
         }
@@ -548,7 +601,7 @@ mod tests {
         let ud = slab.insert_stream(true);
         let _ = slab.complete(ud, 20, true);
         let _ = slab.complete(ud, -libc::ECONNABORTED, true);
-        let (queued, in_kernel) = slab.cancel_stream(ud);
+        let (queued, in_kernel) = slab.cancel_stream(ud, None);
         assert_eq!(queued, [20], "only descriptors are handed back to close");
         assert!(in_kernel);
         assert_eq!(slab.live(), 1, "the slot waits for the final CQE");

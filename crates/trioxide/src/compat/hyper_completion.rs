@@ -67,9 +67,8 @@ fn left_io_uring() -> io::Error {
 /// ```
 #[derive(Debug)]
 pub struct CompletionIo {
-    // The operations come first, so that they are cancelled before `stream` closes
-    // the descriptor.
-    /// The receive in flight, if any.
+    /// The receive in flight, if any. (Dropping the adapter cancels both ops keeping
+    /// the socket open until their CQEs: see `Drop`.)
     recv: Option<Op<BufResult>>,
     /// The send in flight, if any: what hyper wrote and `poll_flush` waits for.
     send: Option<Op<BufResult>>,
@@ -93,6 +92,20 @@ pub struct CompletionIo {
     /// Whether the stream's runtime runs io_uring; known at the first poll.
     on_uring: Option<bool>,
     stream: TcpStream,
+}
+
+impl Drop for CompletionIo {
+    fn drop(&mut self) {
+        // An op's SQE may still wait in a worker's submission queue: the socket must not
+        // close (and its number go to a new socket) before the kernel is done with it.
+        let stream = &self.stream;
+        for op in [self.recv.as_mut(), self.send.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            op.cancel_keeping(&|| stream.keep_open());
+        }
+    }
 }
 
 impl CompletionIo {

@@ -6,20 +6,26 @@ use super::sys;
 use crate::runtime::Handle;
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use trioxide_reactor::{Direction, Registration};
 use trioxide_task::coop;
 
 /// A registered descriptor. Field order matters: the registration is dropped (and the
 /// descriptor deregistered) before `io` closes it.
+///
+/// The socket sits in an `Arc` so that an io_uring op dropped before its completion can
+/// keep it open until the kernel is done with the op ([`owner`](Self::owner),
+/// `trioxide_reactor::uring::Op::keeping_open`): its SQE may still wait in a worker's
+/// submission queue, and a closed descriptor's number could meanwhile be given to a new
+/// socket, which the old SQE would then read from or write to.
 pub(crate) struct PollFd<T: AsRawFd> {
     /// Set at creation, or at first use for a [deferred](Self::new_deferred) one (a failed
     /// registration stays the answer).
     registration: OnceLock<io::Result<Registration>>,
     /// The runtime a deferred registration is made with.
     home: Option<Handle>,
-    io: T,
+    io: Arc<T>,
 }
 
 fn current_handle() -> io::Result<Handle> {
@@ -38,7 +44,7 @@ impl<T: AsRawFd> PollFd<T> {
         Ok(PollFd {
             registration: OnceLock::from(Ok(registration)),
             home: None,
-            io,
+            io: Arc::new(io),
         })
     }
 
@@ -60,7 +66,7 @@ impl<T: AsRawFd> PollFd<T> {
         Ok(PollFd {
             registration: OnceLock::new(),
             home: Some(home),
-            io,
+            io: Arc::new(io),
         })
     }
 
@@ -106,6 +112,11 @@ impl<T: AsRawFd> PollFd<T> {
     }
 
     pub(crate) fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    /// The socket's owner, for io_uring ops that must keep it open past a cancellation.
+    pub(crate) fn owner(&self) -> &Arc<T> {
         &self.io
     }
 
@@ -230,7 +241,6 @@ impl<T: AsRawFd + std::fmt::Debug> std::fmt::Debug for PollFd<T> {
 #[cfg(all(test, not(trioxide_loom)))]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::time::Duration;
 
     /// A deferred registration (an accepted connection's) made on one worker and first

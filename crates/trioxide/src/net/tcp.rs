@@ -99,9 +99,10 @@ impl TcpListener {
 
     fn from_listening(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         let io = PollFd::new(listener)?;
-        let multi = io
-            .uring_ops()
-            .and_then(|ops| ops.accept_multishot(io.get_ref().as_raw_fd()));
+        let multi = io.uring_ops().and_then(|ops| {
+            let multi = ops.accept_multishot(io.get_ref().as_raw_fd())?;
+            Some(multi.keeping_open(io.owner().clone()))
+        });
         Ok(TcpListener { multi, io })
     }
 
@@ -313,6 +314,7 @@ impl TcpStream {
         let start = std::time::Instant::now();
         match ops
             .connect_timeout(stream.as_raw_fd(), *addr, timeout)
+            .keeping_open(stream.io.owner())
             .await
         {
             Ok(()) => Ok(stream),
@@ -416,7 +418,7 @@ impl TcpStream {
         let drained = self.drained.load(Ordering::Relaxed);
         let mut buf = match self.submit_recv(buf, drained) {
             Ok(op) => {
-                let (res, buf) = op.await;
+                let (res, buf) = op.keeping_open(self.io.owner()).await;
                 let short = matches!(res, Ok(n) if n < cap);
                 self.drained.store(short, Ordering::Relaxed);
                 return (res, buf);
@@ -446,7 +448,7 @@ impl TcpStream {
         };
         // A receive after a send usually waits for the peer's answer.
         self.drained.store(true, Ordering::Relaxed);
-        let (mut res, mut buf) = first.await;
+        let (mut res, mut buf) = first.keeping_open(self.io.owner()).await;
         let mut written = 0;
         loop {
             match res {
@@ -462,7 +464,7 @@ impl TcpStream {
             let rest = buf.split_off(written);
             res = match self.submit_send(rest) {
                 Ok(op) => {
-                    let (sent, rest) = op.await;
+                    let (sent, rest) = op.keeping_open(self.io.owner()).await;
                     buf.extend_from_slice(&rest);
                     sent
                 }
@@ -477,7 +479,9 @@ impl TcpStream {
 
     /// Submits an io_uring receive into `buf`'s capacity on this thread's ring;
     /// `expect_idle` says no data is expected yet (`UringOps::recv_after_drain`). On
-    /// epoll nothing is submitted and `buf` comes back.
+    /// epoll nothing is submitted and `buf` comes back. The op must be dropped through
+    /// `Op::keeping_open` / `Op::cancel_keeping` with [`keep_open`](Self::keep_open)
+    /// (see `PollFd`).
     pub(crate) fn submit_recv(
         &self,
         buf: Vec<u8>,
@@ -493,6 +497,12 @@ impl TcpStream {
         })
     }
 
+    /// A new reference to the socket, keeping it open: for a dropped op on it
+    /// (`Op::cancel_keeping`).
+    pub(crate) fn keep_open(&self) -> trioxide_reactor::uring::KeepOpen {
+        self.io.owner().clone()
+    }
+
     /// Whether this stream's operations go to an io_uring ring (the runtime's backend).
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     pub(crate) fn uring_available(&self) -> bool {
@@ -500,7 +510,7 @@ impl TcpStream {
     }
 
     /// Submits an io_uring send of `buf` on this thread's ring; on epoll nothing is
-    /// submitted and `buf` comes back.
+    /// submitted and `buf` comes back. Drop the op as for [`submit_recv`](Self::submit_recv).
     pub(crate) fn submit_send(&self, buf: Vec<u8>) -> Result<Op<BufResult>, Vec<u8>> {
         let fd = self.as_raw_fd();
         self.io.with_uring_ops(buf, |ops, buf| ops.send(fd, buf))

@@ -91,7 +91,10 @@ impl UdpSocket {
         target: SocketAddr,
     ) -> (io::Result<usize>, Vec<u8>) {
         if let Some(ops) = self.io.uring_ops() {
-            return ops.send_to(self.as_raw_fd(), buf, target).await;
+            return ops
+                .send_to(self.as_raw_fd(), buf, target)
+                .keeping_open(self.io.owner())
+                .await;
         }
         let res = self
             .io
@@ -110,7 +113,10 @@ impl UdpSocket {
         mut buf: Vec<u8>,
     ) -> (io::Result<(usize, SocketAddr)>, Vec<u8>) {
         if let Some(ops) = self.io.uring_ops() {
-            return ops.recv_from(self.as_raw_fd(), buf).await;
+            return ops
+                .recv_from(self.as_raw_fd(), buf)
+                .keeping_open(self.io.owner())
+                .await;
         }
         buf.resize(buf.capacity().max(1), 0);
         let res = self

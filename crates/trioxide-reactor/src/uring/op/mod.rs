@@ -26,7 +26,7 @@ pub(crate) mod timeout;
 pub(crate) mod write;
 
 use super::Shared;
-use super::slab::Keep;
+use super::slab::{Keep, KeepOpen};
 use super::sys::lock;
 use crate::loom::sync::Arc;
 use io_uring::squeue;
@@ -170,13 +170,32 @@ impl<O: Unpin> Future for Op<O> {
     }
 }
 
-impl<O: Unpin> Drop for Op<O> {
-    fn drop(&mut self) {
+impl<O: Unpin> Op<O> {
+    /// This op, keeping `owner` — the owner of the descriptor it names — alive until the
+    /// kernel is done with the op, should the future be dropped first (see
+    /// [`KeepingOpen`]). `owner` is borrowed while the op runs and cloned only on such a
+    /// drop.
+    pub fn keeping_open<T: Send + Sync + 'static>(
+        self,
+        owner: &std::sync::Arc<T>,
+    ) -> KeepingOpen<'_, O, T> {
+        KeepingOpen { op: self, owner }
+    }
+
+    /// Cancels the op if it is still in flight, as dropping it does, keeping `owner()`
+    /// with its buffer until its CQE (`owner` is called only then). The op is finished
+    /// afterwards: dropping it does nothing more, polling it panics.
+    pub fn cancel_keeping(&mut self, owner: &dyn Fn() -> KeepOpen) {
+        self.cancel_with(Some(owner));
+        self.state = OpState::Done(None);
+    }
+
+    fn cancel_with(&mut self, owner: Option<&dyn Fn() -> KeepOpen>) {
         if let OpState::InFlight {
             shared, user_data, ..
         } = &self.state
         {
-            let cancel = lock(&shared.ops).cancel(*user_data);
+            let cancel = lock(&shared.ops).cancel(*user_data, owner);
             match cancel {
                 super::slab::Cancel::InFlight => shared.cancel_op(*user_data),
                 super::slab::Cancel::Finished(keep, fd) => {
@@ -188,6 +207,49 @@ impl<O: Unpin> Drop for Op<O> {
                 super::slab::Cancel::Gone => {}
             }
         }
+    }
+}
+
+impl<O: Unpin> Drop for Op<O> {
+    fn drop(&mut self) {
+        self.cancel_with(None);
+    }
+}
+
+/// An [`Op`] that keeps its descriptor's owner alive past a cancellation: made by
+/// [`Op::keeping_open`].
+///
+/// A dropped op's SQE may still wait in the submission queue (on a WorkStealing worker's
+/// ring it waits for that worker's next turn, which can come after another thread dropped
+/// the op and closed the socket). Were the descriptor closed meanwhile, a new socket or
+/// file could take its number and the old SQE would then act on *it* — a receive taking
+/// the new socket's bytes, a write landing in another file. Holding a clone of the owner
+/// in the op's slot until its CQE keeps the number taken; the descriptor closes with the
+/// CQE (the op's cancellation), moments later.
+#[must_use = "an io_uring operation is cancelled when its future is dropped"]
+pub struct KeepingOpen<'a, O: Unpin, T: Send + Sync + 'static> {
+    op: Op<O>,
+    owner: &'a std::sync::Arc<T>,
+}
+
+impl<O: Unpin, T: Send + Sync + 'static> Future for KeepingOpen<'_, O, T> {
+    type Output = O;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        Pin::new(&mut self.op).poll(cx)
+    }
+}
+
+impl<O: Unpin, T: Send + Sync + 'static> Drop for KeepingOpen<'_, O, T> {
+    fn drop(&mut self) {
+        let owner = self.owner;
+        self.op.cancel_keeping(&|| owner.clone() as KeepOpen);
+    }
+}
+
+impl<O: Unpin, T: Send + Sync + 'static> std::fmt::Debug for KeepingOpen<'_, O, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.op.fmt(f)
     }
 }
 

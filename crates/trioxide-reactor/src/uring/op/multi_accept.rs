@@ -17,7 +17,7 @@ use super::UringOps;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::Ordering;
 use crate::uring::Shared;
-use crate::uring::slab::{StreamPoll, close_orphan_fd};
+use crate::uring::slab::{KeepOpen, StreamPoll, close_orphan_fd};
 use crate::uring::sys::{self, lock};
 use io_uring::{opcode, types};
 use std::io;
@@ -31,6 +31,9 @@ pub struct MultiAccept {
     /// The `user_data` of the armed op; `None` before the first poll and after the kernel
     /// ended the op.
     armed: Mutex<Option<u64>>,
+    /// The listening socket's owner, held by the op's slot from the handle's drop until
+    /// the final CQE ([`keeping_open`](Self::keeping_open)).
+    owner: Option<KeepOpen>,
 }
 
 impl UringOps {
@@ -45,11 +48,21 @@ impl UringOps {
             shared: self.shared.clone(),
             fd,
             armed: Mutex::new(None),
+            owner: None,
         })
     }
 }
 
 impl MultiAccept {
+    /// Keeps `owner` (the listening socket's owner) alive after this handle is dropped
+    /// until the kernel has ended the op, so that the descriptor's number is not reused
+    /// while the op or its cancellation may still be waiting to reach the kernel (see
+    /// [`KeepingOpen`](super::KeepingOpen)).
+    pub fn keeping_open(mut self, owner: KeepOpen) -> MultiAccept {
+        self.owner = Some(owner);
+        self
+    }
+
     /// The next accepted connection. `Ready(None)`: the kernel turned out not to support
     /// multishot accept; accept through readiness instead (later calls say the same).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<OwnedFd>>> {
@@ -106,7 +119,7 @@ impl Drop for MultiAccept {
         let Some(ud) = lock(&self.armed).take() else {
             return;
         };
-        let (queued, in_kernel) = lock(&self.shared.ops).cancel_stream(ud);
+        let (queued, in_kernel) = lock(&self.shared.ops).cancel_stream(ud, self.owner.take());
         for fd in queued {
             close_orphan_fd(fd);
         }
