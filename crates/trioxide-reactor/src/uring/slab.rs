@@ -507,7 +507,10 @@ mod tests {
         let owner = Arc::new(7u32);
         let make_owner = || owner.clone() as KeepOpen;
         let ud = slab.insert(Keep::Buf(vec![0; 4]), false);
-        assert!(matches!(slab.cancel(ud, Some(&make_owner)), Cancel::InFlight));
+        assert!(matches!(
+            slab.cancel(ud, Some(&make_owner)),
+            Cancel::InFlight
+        ));
         assert_eq!(Arc::strong_count(&owner), 2, "the slot holds the owner");
         let released = slab.complete(ud, -libc::ECANCELED, false);
         assert_eq!(Arc::strong_count(&owner), 2, "until the orphan is dropped");
