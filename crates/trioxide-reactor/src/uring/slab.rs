@@ -164,8 +164,9 @@ pub(crate) struct Released {
     pub(crate) orphan: Option<Keep>,
     /// A descriptor a cancelled accept/openat produced, to close.
     pub(crate) orphan_fd: Option<i32>,
-    /// The op was cancelled by the kernel, not by us: submit this SQE again.
-    pub(crate) resubmit: Option<squeue::Entry>,
+    /// The op was cancelled by the kernel, not by us: submit this SQE again. (Boxed:
+    /// rare, and every CQE moves a `Released`.)
+    pub(crate) resubmit: Option<Box<squeue::Entry>>,
 }
 
 /// The table of operations in flight.
@@ -314,30 +315,27 @@ impl OpSlab {
         let Some(slot) = self.slot_mut(ud) else {
             return Poll::Ready((-libc::ECANCELED, Keep::None));
         };
-        match slot.state.take() {
+        // The common cases change the state in place: no `Lifecycle` moves through the
+        // stack.
+        match &mut slot.state {
             Some(Lifecycle::Completed(res, keep)) => {
-                slot.state = Some(Lifecycle::Completed(res, Keep::None));
+                let out = (*res, std::mem::take(keep));
                 self.free_slot(ud);
-                Poll::Ready((res, keep))
+                Poll::Ready(out)
+            }
+            Some(Lifecycle::Waiting(old, _)) => {
+                if !old.will_wake(waker) {
+                    old.clone_from(waker);
+                }
+                Poll::Pending
             }
             Some(Lifecycle::Submitted(keep)) => {
+                let keep = std::mem::take(keep);
                 slot.state = Some(Lifecycle::Waiting(waker.clone(), keep));
                 Poll::Pending
             }
-            Some(Lifecycle::Waiting(old, keep)) => {
-                let w = if old.will_wake(waker) {
-                    old
-                } else {
-                    waker.clone()
-                };
-                slot.state = Some(Lifecycle::Waiting(w, keep));
-                Poll::Pending
-            }
-            other => {
-                // Cancelled ops have no future left to poll them.
-                slot.state = other;
-                Poll::Pending
-            }
+            // Cancelled ops have no future left to poll them.
+            _ => Poll::Pending,
         }
     }
 
@@ -406,7 +404,7 @@ impl OpSlab {
         {
             slot.resubmits += 1;
             return Released {
-                resubmit: Some(entry),
+                resubmit: Some(Box::new(entry)),
                 ..Released::default()
             };
         }

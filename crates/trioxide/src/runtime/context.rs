@@ -337,13 +337,17 @@ pub(crate) fn with_local_uring_ops<A, R>(
             let current = c.try_borrow().ok();
             let local = current.as_ref().and_then(|current| {
                 let handle = current.as_ref()?;
-                let io = handle.shared.worker_io.as_ref()?;
-                // Not on a worker of `home`'s runtime: another runtime's descriptor.
-                io.reactors
-                    .iter()
-                    .any(|r| Arc::ptr_eq(r, home))
-                    .then_some(())?;
-                handle.reactor().uring_ops()
+                let own = handle.reactor();
+                // The common case: the descriptor is registered with this very ring.
+                if !Arc::ptr_eq(own, home) {
+                    let io = handle.shared.worker_io.as_ref()?;
+                    // Not on a worker of `home`'s runtime: another runtime's descriptor.
+                    io.reactors
+                        .iter()
+                        .any(|r| Arc::ptr_eq(r, home))
+                        .then_some(())?;
+                }
+                own.uring_ops()
             });
             match local {
                 Some(ops) => Ok(f(ops, arg)),
