@@ -81,3 +81,66 @@ fn unix_lines_through_tokio_buf_reader() {
         })
     });
 }
+
+/// The streams themselves implement tokio's traits (no `TokioIo`), on both backends: an
+/// echo through `tokio::io::copy` over `&TcpStream` halves, reads into uninitialised
+/// spare capacity (`read_buf`), and lines from a Unix stream through tokio's `BufReader`.
+#[test]
+fn streams_implement_tokio_traits_directly() {
+    for io in [Io::Epoll, Io::IoUring] {
+        for flavor in [
+            Flavor::CurrentThread,
+            Flavor::WorkStealing,
+            Flavor::ThreadPerCore,
+        ] {
+            let rt = match Runtime::builder().flavor(flavor).io(io).build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("skipping {io:?}: {e}");
+                    continue;
+                }
+            };
+            rt.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let server = trioxide::spawn(async move {
+                    let (conn, _) = listener.accept().await.unwrap();
+                    let (mut reader, mut writer) = (&conn, &conn);
+                    let copied = tokio::io::copy(&mut reader, &mut writer).await.unwrap();
+                    // (`TcpStream::shutdown(how)`, the inherent method, would win over
+                    // the trait's.)
+                    AsyncWriteExt::shutdown(&mut writer).await.unwrap();
+                    copied
+                });
+                let mut client = TcpStream::connect(addr).await.unwrap();
+                let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+                client.write_all(&payload).await.unwrap();
+                AsyncWriteExt::shutdown(&mut client).await.unwrap();
+                let mut echoed = Vec::with_capacity(payload.len());
+                while echoed.len() < payload.len() {
+                    // `read_buf` offers the vector's uninitialised spare capacity.
+                    let n = client.read_buf(&mut echoed).await.unwrap();
+                    assert!(n > 0, "EOF before the whole echo");
+                }
+                assert!(echoed == payload, "the echo differs");
+                assert_eq!(client.read(&mut [0u8; 8]).await.unwrap(), 0, "EOF after it");
+                assert_eq!(server.await.unwrap(), payload.len() as u64);
+
+                let (a, b) = UnixStream::pair().unwrap();
+                let writer = trioxide::spawn(async move {
+                    let mut a = a;
+                    a.write_all(b"first\nsecond\n").await.unwrap();
+                });
+                let mut lines = BufReader::new(&b).lines();
+                assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("first"));
+                assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("second"));
+                writer.await.unwrap();
+                assert_eq!(
+                    lines.next_line().await.unwrap(),
+                    None,
+                    "EOF once `a` closed"
+                );
+            });
+        }
+    }
+}

@@ -6,8 +6,9 @@
 //!   [`HyperIo`] for other futures-io streams, [`TrioxideExecutor`] and
 //!   [`TrioxideTimer`] (`rt::{Executor, Timer}`), so hyper's clients and servers (HTTP/1
 //!   and HTTP/2) run on trioxide with no tokio runtime in the process;
-//! - `tokio-io`: [`TokioIo`], tokio's `AsyncRead` / `AsyncWrite` over trioxide's streams
-//!   (only tokio's traits are used; no tokio runtime is started);
+//! - `tokio-io`: tokio's `AsyncRead` / `AsyncWrite` on `TcpStream` and `UnixStream`
+//!   themselves, and [`TokioIo`] for any other futures-io stream (only tokio's traits
+//!   are used; no tokio runtime is started);
 //! - `tracing`: a `tracing` span per spawned task and events for slow polls and
 //!   cancellations, as part of debug mode (see the `tracing` module).
 //!

@@ -1,7 +1,14 @@
-//! [`TokioIo`]: tokio's `AsyncRead` / `AsyncWrite` over a futures-io stream (any trioxide
-//! socket), so code written against `tokio::io` (codecs, `tokio::io::copy`,
-//! `AsyncReadExt::read_exact`, ...) runs on trioxide. Only tokio's traits are used; no
-//! tokio runtime is started.
+//! tokio's `AsyncRead` / `AsyncWrite` for trioxide, so code written against `tokio::io`
+//! (codecs, `tokio::io::copy`, `AsyncReadExt::read_exact`, ...) runs on trioxide. Only
+//! tokio's traits are used; no tokio runtime is started.
+//!
+//! - Directly on [`TcpStream`](crate::net::TcpStream) and
+//!   [`UnixStream`](crate::net::UnixStream) (and on `&` of each, so a reader and a writer
+//!   can share one stream): a read goes straight into tokio's uninitialised `ReadBuf`.
+//! - [`TokioIo`] over any futures-io stream (a `BufReader`, a user's own type).
+//!
+//! With both `futures-io`'s and tokio's extension traits in scope, method calls such as
+//! `stream.read(..)` are ambiguous; import one `AsyncReadExt` per module.
 //!
 //! ```
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -114,3 +121,68 @@ impl<S: AsyncWrite + Unpin> tokio::io::AsyncWrite for TokioIo<S> {
         true
     }
 }
+
+/// tokio's `AsyncRead` / `AsyncWrite` directly on a trioxide stream type with the
+/// stream's `poll_read_uninit` (a `recv` straight into the unfilled part of the
+/// `ReadBuf`, no zero-filling) and its futures-io writes.
+macro_rules! impl_tokio_io {
+    ($ty:ty) => {
+        impl tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                // SAFETY: the stream's `recv` only writes into these bytes (never reads
+                // them or de-initialises them); below only the bytes written are counted.
+                let dst = unsafe { buf.unfilled_mut() };
+                let len = dst.len();
+                let n = match self.poll_read_uninit(cx, dst) {
+                    Poll::Ready(Ok(n)) => n.min(len),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                // SAFETY: the read initialised the first `n` bytes of the unfilled part.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        impl tokio::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write(self, cx, buf)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_flush(self, cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_close(self, cx)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
+
+            /// trioxide's sockets write vectors with one `sendmsg`.
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+        }
+    };
+}
+
+impl_tokio_io!(crate::net::TcpStream);
+impl_tokio_io!(&crate::net::TcpStream);
+impl_tokio_io!(crate::net::UnixStream);
+impl_tokio_io!(&crate::net::UnixStream);

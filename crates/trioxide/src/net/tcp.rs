@@ -499,6 +499,7 @@ impl TcpStream {
 
     /// A new reference to the socket, keeping it open: for a dropped op on it
     /// (`Op::cancel_keeping`).
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     pub(crate) fn keep_open(&self) -> trioxide_reactor::uring::KeepOpen {
         self.io.owner().clone()
     }
@@ -544,7 +545,7 @@ impl TcpStream {
     /// [`poll_read_ref`](Self::poll_read_ref) into memory that need not be initialised
     /// (hyper's read buffer): no `memset` before each read. Returns how many bytes were
     /// written, and so initialised, at the front of `buf`.
-    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "hyper", feature = "tokio-io")), allow(dead_code))]
     pub(crate) fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,

@@ -103,7 +103,7 @@ impl UnixStream {
 
     /// [`poll_read_ref`](Self::poll_read_ref) into memory that need not be initialised
     /// (hyper's read buffer), as `TcpStream::poll_read_uninit`.
-    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "hyper", feature = "tokio-io")), allow(dead_code))]
     pub(crate) fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,
