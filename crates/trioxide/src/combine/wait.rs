@@ -37,7 +37,7 @@ use std::time::Duration;
 /// trioxide::run(async {
 ///     let ok = trioxide::spawn(async { 1 });
 ///     let failing = trioxide::spawn(async { panic!("task failed") });
-///     // FirstError: back as soon as a task panics (or is cancelled).
+///     // FirstError: back as soon as a task panics.
 ///     let (done, pending) = trioxide::wait([ok, failing], Wait::FirstError, None).await;
 ///     assert!(done.iter().any(|f| f.result().is_err()));
 ///     assert_eq!(done.len() + pending.len(), 2);
@@ -47,12 +47,12 @@ use std::time::Duration;
 pub enum Wait {
     /// As soon as any task finishes, however it finishes (`FIRST_COMPLETED`).
     FirstCompleted,
-    /// As soon as any task finishes with a [`JoinError`] — it panicked or was cancelled —
-    /// or when all have finished, if none did (`FIRST_EXCEPTION`). A task that *returns*
-    /// an `Err` value has not failed in this sense: its output is just a value, as a
-    /// Python coroutine that returns an exception object has not raised it. Unlike
-    /// asyncio, which does not count a cancelled task as raising, a cancelled task counts:
-    /// awaiting its handle gives `Err(JoinError::Cancelled)`.
+    /// As soon as any task panics, or when all have finished, if none did
+    /// (`FIRST_EXCEPTION`). As in asyncio, a cancelled task does not end the wait (it is
+    /// in `done` with `Err(JoinError::Cancelled)`, but cancelling is not failing: the
+    /// caller or a scope asked for it). A task that *returns* an `Err` value has not failed
+    /// in this sense either: its output is just a value, as a Python coroutine that
+    /// returns an exception object has not raised it.
     FirstError,
     /// When every task has finished (`ALL_COMPLETED`, asyncio's default).
     AllCompleted,
@@ -180,7 +180,8 @@ where
             loop {
                 match children.poll_next(cx) {
                     Poll::Ready(Some((i, result))) => {
-                        let failed = result.is_err();
+                        // CPython: `not f.cancelled() and f.exception() is not None`.
+                        let failed = matches!(&result, Err(e) if e.is_panic());
                         done.push(Finished { id: ids[i], result });
                         match mode {
                             Wait::FirstCompleted => return Poll::Ready(()),
