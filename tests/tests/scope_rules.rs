@@ -234,9 +234,43 @@ rt_test! {
         })
         .await;
         let err = result.unwrap_err();
-        assert!(matches!(&err.failures()[0], Failure::Panic(m) if m == "parallel boom"));
+        assert!(matches!(&err.failures()[0], Failure::Panic(m) if m.message() == "parallel boom"));
         // Still serving.
         assert_eq!(trioxide::spawn(async { 1 }).await.unwrap(), 1);
+    }
+}
+
+rt_test! {
+    /// The error group keeps each panic's payload, not only its text: borrowed and
+    /// parallel children's panics can be carried on with `resume_unwind` as raised.
+    async fn a_childs_panic_payload_can_be_re_raised() {
+        #[derive(Debug, PartialEq)]
+        struct Custom(u32);
+        fn assert_send_sync<T: Send + Sync + 'static>(_: &T) {}
+        fn re_raised(err: trioxide::scope::ScopeError) -> u32 {
+            assert_send_sync(&err);
+            let mut failures = err.into_failures();
+            assert_eq!(failures.len(), 1);
+            let Failure::Panic(panic) = failures.remove(0) else {
+                panic!("not a panic")
+            };
+            assert_eq!(panic.message(), "<non-string panic payload>");
+            let payload = panic.into_payload();
+            let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                std::panic::resume_unwind(payload)
+            }));
+            again.unwrap_err().downcast::<Custom>().unwrap().0
+        }
+        let borrowed = trioxide::scope(|s| async move {
+            s.spawn(async { std::panic::panic_any(Custom(1)) });
+        })
+        .await;
+        assert_eq!(re_raised(borrowed.unwrap_err()), 1);
+        let parallel = trioxide::scope(|s| async move {
+            s.spawn_parallel(async { std::panic::panic_any(Custom(2)) });
+        })
+        .await;
+        assert_eq!(re_raised(parallel.unwrap_err()), 2);
     }
 }
 

@@ -12,16 +12,69 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 pub enum Failure {
     /// A fallible child returned `Err`.
     Error(BoxError),
-    /// A child panicked; the message if the payload was a string.
-    Panic(String),
+    /// A child panicked: its message, and the payload to re-raise it.
+    Panic(ChildPanic),
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Error(e) => write!(f, "error: {e}"),
-            Failure::Panic(msg) => write!(f, "panic: {msg}"),
+            Failure::Panic(panic) => write!(f, "panic: {}", panic.message()),
         }
+    }
+}
+
+/// A child's panic: the message (when the payload was a string) and the payload itself,
+/// so that the panic can be carried on with [`std::panic::resume_unwind`] as it was
+/// raised (asyncio's `ExceptionGroup` keeps the exception objects, not their text).
+///
+/// ```
+/// use trioxide_scope::{Failure, scope_with};
+/// use trioxide_task::LocalExecutor;
+///
+/// let outcome = LocalExecutor::new().block_on(scope_with(None, |s| async move {
+///     let _ = s.spawn(async { std::panic::panic_any(7u32) });
+/// }));
+/// let failure = outcome.unwrap_err().into_failures().into_iter().next();
+/// let Some(Failure::Panic(panic)) = failure else { unreachable!() };
+/// assert_eq!(panic.message(), "<non-string panic payload>");
+/// // `std::panic::resume_unwind(panic.into_payload())` would carry it on.
+/// assert_eq!(panic.into_payload().downcast_ref::<u32>(), Some(&7));
+/// ```
+pub struct ChildPanic {
+    message: String,
+    /// In a `Mutex` only so that the failure (and the `ScopeError`) is `Sync`, as errors
+    /// passed to `anyhow` or boxed as `dyn Error + Send + Sync` must be; the payload is
+    /// only ever moved out by value.
+    payload: std::sync::Mutex<Box<dyn std::any::Any + Send>>,
+}
+
+impl ChildPanic {
+    pub(crate) fn new(payload: Box<dyn std::any::Any + Send>) -> ChildPanic {
+        ChildPanic {
+            message: panic_message(&*payload),
+            payload: std::sync::Mutex::new(payload),
+        }
+    }
+
+    /// The panic message: the payload if it was a `&str` or a `String`, else
+    /// `"<non-string panic payload>"`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The value the child panicked with, for [`std::panic::resume_unwind`].
+    pub fn into_payload(self) -> Box<dyn std::any::Any + Send> {
+        self.payload
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for ChildPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ChildPanic").field(&self.message).finish()
     }
 }
 

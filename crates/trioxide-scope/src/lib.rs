@@ -33,7 +33,7 @@ mod parallel;
 mod ready;
 mod scope;
 
-pub use error::{BoxError, ChildError, Failure, ScopeError};
+pub use error::{BoxError, ChildError, ChildPanic, Failure, ScopeError};
 pub use handle::ScopeHandle;
 pub use local::{LocalScope, LocalScopeFuture, LocalScopeHandle, scope_local};
 pub use scope::{Scope, ScopeFuture, Spawn, SpawnerSource, scope_with, try_scope_with};

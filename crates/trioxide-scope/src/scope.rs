@@ -21,7 +21,7 @@
 //! The child's future goes into its task cell unboxed: the runtime's [`Spawn`] hands the
 //! scope a concrete [`SpawnerRef`] to spawn on.
 
-use crate::error::{BoxError, ChildError, Failure, ScopeError, panic_message};
+use crate::error::{BoxError, ChildError, ChildPanic, Failure, ScopeError};
 use crate::handle::{ScopeHandle, SharedSlot, fill, new_slot};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
@@ -419,7 +419,7 @@ impl<'env> Scope<'env> {
                     Err(ChildError::Failed)
                 }
                 Err(payload) => {
-                    task_shared.fail(Failure::Panic(panic_message(&*payload)));
+                    task_shared.fail(Failure::Panic(ChildPanic::new(payload)));
                     Err(ChildError::Failed)
                 }
             };
@@ -585,7 +585,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
             Ok(Poll::Pending) => {}
             Err(payload) => {
                 self.body = None;
-                self.record_failure(Failure::Panic(panic_message(&*payload)));
+                self.record_failure(Failure::Panic(ChildPanic::new(payload)));
             }
         }
     }
@@ -640,7 +640,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                     Err(payload) => {
                         self.scope.state.lock().unwrap().live -= 1;
                         (child.abort)(ChildError::Failed);
-                        self.record_failure(Failure::Panic(panic_message(&*payload)));
+                        self.record_failure(Failure::Panic(ChildPanic::new(payload)));
                         drop(child);
                     }
                 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 pub use trioxide_scope::{
-    BoxError, ChildError, Failure, LocalScope, LocalScopeFuture, LocalScopeHandle, Scope,
-    ScopeError, ScopeFuture, ScopeHandle, TaskGroup,
+    BoxError, ChildError, ChildPanic, Failure, LocalScope, LocalScopeFuture, LocalScopeHandle,
+    Scope, ScopeError, ScopeFuture, ScopeHandle, TaskGroup,
 };
 
 /// A scope's spawner: the runtime, plus (for the task dump) the scope's number and the
