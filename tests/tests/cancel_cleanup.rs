@@ -310,6 +310,93 @@ rt_test! {
 }
 
 rt_test! {
+    /// asyncio's `except CancelledError: await cleanup(); raise`: the task catches its
+    /// cancellation, cleans up asynchronously, then carries the cancellation on — its
+    /// handle reports `Cancelled`, and an `on_cancel` guard still armed runs as for any
+    /// cancellation.
+    async fn a_caught_cancellation_can_be_re_raised() {
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel::<()>();
+        let (cleaned, guarded) = (flag(), flag());
+        let (c, g) = (cleaned.clone(), guarded.clone());
+        let task = trioxide::spawn(async move {
+            let _guard = on_cancel(async move { g.store(true, Ordering::SeqCst) });
+            trioxide::select! {
+                _ = trioxide::cancelled() => {
+                    sleep(Duration::from_millis(1)).await; // async cleanup
+                    c.store(true, Ordering::SeqCst);
+                    trioxide::reraise_cancel::<u32>().await
+                }
+                _ = async {
+                    started_tx.send(()).unwrap();
+                    sleep(Duration::from_secs(3600)).await
+                } => 0,
+            }
+        });
+        started_rx.await.unwrap();
+        task.cancel();
+        assert!(task.await.unwrap_err().is_cancelled(), "re-raised");
+        assert!(cleaned.load(Ordering::SeqCst), "the caught branch cleaned up first");
+        assert!(guarded.load(Ordering::SeqCst), "the guard ran with the re-raised cancel");
+    }
+}
+
+rt_test! {
+    /// Inside a scope: a borrowed child that catches the scope's cancellation and
+    /// re-raises it ends as a cancelled child; the body doing the same cancels the scope.
+    async fn a_scope_child_and_body_can_re_raise_a_caught_cancellation() {
+        use trioxide::scope::ChildError;
+        let cleaned = AtomicUsize::new(0);
+        let cleaned = &cleaned;
+        // (A re-raise that did not end the child would leave the scope waiting.)
+        let in_time = Duration::from_secs(10);
+        let outcome = trioxide::time::timeout(in_time, trioxide::scope(|s| async move {
+            let catcher = s.spawn(async move {
+                trioxide::cancelled().await;
+                cleaned.fetch_add(1, Ordering::SeqCst);
+                trioxide::reraise_cancel::<&str>().await
+            });
+            s.spawn_fallible(async {
+                sleep(Duration::from_millis(5)).await;
+                Err::<(), _>(std::io::Error::other("sibling failed"))
+            });
+            (catcher.await, "the body finished")
+        }))
+        .await
+        .expect("the scope finished");
+        // The body was cancelled (dropped) with the scope: only the failure is reported.
+        let err = outcome.unwrap_err();
+        assert_eq!(err.failures().len(), 1);
+        assert_eq!(cleaned.load(Ordering::SeqCst), 1, "the child caught it first");
+
+        let (child_result_tx, child_result_rx) = std::sync::mpsc::channel();
+        let outcome = trioxide::time::timeout(in_time, trioxide::scope(|s| async move {
+            let catcher = s.spawn(async move {
+                trioxide::cancelled().await;
+                trioxide::reraise_cancel::<&str>().await
+            });
+            let canceller = s.clone();
+            s.spawn(async move {
+                sleep(Duration::from_millis(5)).await;
+                canceller.cancel();
+            });
+            trioxide::select! {
+                _ = trioxide::cancelled() => {
+                    cleaned.fetch_add(1, Ordering::SeqCst);
+                    let _ = child_result_tx.send(catcher.await);
+                    trioxide::reraise_cancel::<()>().await
+                }
+                _ = sleep(Duration::from_secs(3600)) => {}
+            }
+        }))
+        .await
+        .expect("the scope finished");
+        assert!(outcome.unwrap_err().is_cancelled(), "the body's re-raise");
+        assert_eq!(cleaned.load(Ordering::SeqCst), 2, "the body caught it first");
+        assert_eq!(child_result_rx.recv().unwrap(), Err(ChildError::Cancelled));
+    }
+}
+
+rt_test! {
     async fn without_a_watcher_cancel_still_drops_the_task() {
         let (watched_tx, watched_rx) = trioxide::sync::oneshot::channel();
         let task = trioxide::spawn(async move {

@@ -582,11 +582,40 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                 self.output = Some(v);
                 self.body = None;
             }
-            Ok(Poll::Pending) => {}
+            Ok(Poll::Pending) => {
+                if self.body_cancel.take_reraised() {
+                    // `reraise_cancel()` in the body: the scope is cancelled with it.
+                    self.scope.shared.cancel();
+                    let body = self.body.take();
+                    self.drop_as_cancelled(body, Vec::new());
+                }
+            }
             Err(payload) => {
                 self.body = None;
                 self.record_failure(Failure::Panic(ChildPanic::new(payload)));
             }
+        }
+    }
+
+    /// Drops the body and `children` as a cancellation (their handles report
+    /// `ChildError::Cancelled`): the `on_cancel` cleanups they hand back run as shielded
+    /// children before the scope returns.
+    fn drop_as_cancelled(&self, body: Option<Pin<Box<B>>>, children: Vec<Child<'env>>) {
+        let cleanups = trioxide_task::cancel::collect_cleanups(move || {
+            drop(body);
+            for child in children {
+                (child.abort)(ChildError::Cancelled);
+                drop(child);
+            }
+        });
+        for cleanup in cleanups {
+            self.scope.add(true, move |wake| Child {
+                future: Box::pin(ShieldedCleanup(Some(cleanup))),
+                wake,
+                abort: Box::new(|_| {}),
+                shielded: true,
+                cancel: ChildCancelSlot::new(),
+            });
         }
     }
 
@@ -627,6 +656,11 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                     }))
                 };
                 match polled {
+                    Ok(Poll::Pending) if child.cancel.take_reraised() => {
+                        // `reraise_cancel()`: dropped as a cancelled child.
+                        self.scope.state.lock().unwrap().live -= 1;
+                        self.drop_as_cancelled(None, vec![child]);
+                    }
                     Ok(Poll::Pending) => {
                         self.scope.state.lock().unwrap().children[index] = Some(child);
                     }
@@ -691,22 +725,7 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
         } else {
             self.body.take()
         };
-        let cleanups = trioxide_task::cancel::collect_cleanups(move || {
-            drop(body);
-            for child in dropped {
-                (child.abort)(ChildError::Cancelled);
-                drop(child);
-            }
-        });
-        for cleanup in cleanups {
-            self.scope.add(true, move |wake| Child {
-                future: Box::pin(ShieldedCleanup(Some(cleanup))),
-                wake,
-                abort: Box::new(|_| {}),
-                shielded: true,
-                cancel: ChildCancelSlot::new(),
-            });
-        }
+        self.drop_as_cancelled(body, dropped);
     }
 }
 

@@ -212,6 +212,79 @@ impl Future for Cancelled {
     }
 }
 
+/// Carries a caught cancellation on — asyncio's bare `raise` in
+/// `except CancelledError:` — or cancels the current task (or scope child) from inside.
+///
+/// After [`cancelled()`] resolved, the task is no longer cancelled and its handle would
+/// report whatever it returns. Awaiting `reraise_cancel()` instead asks for the
+/// cancellation again and never resolves: the task's future is dropped when the current
+/// poll returns (its `on_cancel` cleanups run as for any cancellation) and its handle gives
+/// `Err(JoinError::Cancelled)`. Inside a scope's borrowed child it is that child that is
+/// dropped and whose handle reports `ChildError::Cancelled`; in the scope's body, the
+/// scope is cancelled with it. Generic over its output so it fits any return position
+/// (`return reraise_cancel().await`). A `cancelled()` still pending elsewhere in the same
+/// task or child catches the new request like any other.
+///
+/// # Panics
+/// Outside a task and a scope child (e.g. in the root future of `block_on`), where there
+/// is nothing to cancel.
+///
+/// ```
+/// use trioxide_task::{LocalExecutor, cancel::{cancelled, reraise_cancel}};
+/// let ex = LocalExecutor::new();
+/// let task = ex.spawn_local(async {
+///     cancelled().await;
+///     // ... async cleanup here ...
+///     reraise_cancel::<&str>().await
+/// });
+/// ex.run_until_stalled();
+/// task.cancel();
+/// assert!(ex.block_on(task).unwrap_err().is_cancelled());
+/// ```
+pub fn reraise_cancel<T>() -> ReraiseCancel<T> {
+    ReraiseCancel {
+        requested: false,
+        _output: std::marker::PhantomData,
+    }
+}
+
+/// The future of [`reraise_cancel`]; it never resolves.
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReraiseCancel<T> {
+    requested: bool,
+    _output: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Future for ReraiseCancel<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<T> {
+        if !self.requested {
+            self.requested = true;
+            if let Some(child) = crate::child_cancel::current_child() {
+                // The scope drops the child right after this poll (`take_reraised`).
+                child.reraise();
+            } else if let Some(task) = crate::task::TaskRef::current() {
+                task.cancel();
+            } else {
+                panic!(
+                    "reraise_cancel() awaited outside a task: there is no task to cancel \
+                     (spawn the work with trioxide::spawn, or return from the root future)"
+                );
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> std::fmt::Debug for ReraiseCancel<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReraiseCancel")
+            .field("requested", &self.requested)
+            .finish()
+    }
+}
+
 impl Drop for Cancelled {
     fn drop(&mut self) {
         if !self.watching {
@@ -258,6 +331,20 @@ mod tests {
             }
         }
         assert_eq!(drop_collecting_cleanups((Nested, Guard)).len(), 1);
+    }
+
+    #[test]
+    fn reraise_outside_a_task_says_what_to_do_instead() {
+        let outside = std::panic::catch_unwind(|| {
+            crate::LocalExecutor::new().block_on(reraise_cancel::<()>());
+        });
+        let payload = outside.unwrap_err();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert!(message.contains("outside a task"), "{message}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub(crate) struct ChildCancel {
     watchers: AtomicUsize,
     /// The scope delivered its cancellation.
     delivered: AtomicBool,
+    /// The child asked to be cancelled after all ([`reraise_cancel`](crate::cancel::reraise_cancel)).
+    reraised: AtomicBool,
 }
 
 impl ChildCancel {
@@ -31,6 +33,7 @@ impl ChildCancel {
         ChildCancel {
             watchers: AtomicUsize::new(0),
             delivered: AtomicBool::new(false),
+            reraised: AtomicBool::new(false),
         }
     }
 
@@ -44,6 +47,10 @@ impl ChildCancel {
 
     pub(crate) fn is_delivered(&self) -> bool {
         self.delivered.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn reraise(&self) {
+        self.reraised.store(true, Ordering::Release);
     }
 }
 
@@ -82,6 +89,13 @@ impl ChildCancelSlot {
             }
             watched
         })
+    }
+
+    /// Whether the child, polled just now, asked to be cancelled
+    /// ([`reraise_cancel`](crate::cancel::reraise_cancel)): the caller must then drop it
+    /// as a cancelled child. Clears the request.
+    pub fn take_reraised(&self) -> bool {
+        self.peek(|flag| flag.is_some_and(|f| f.reraised.swap(false, Ordering::AcqRel)))
     }
 
     /// Whether a cancellation was delivered to this child.

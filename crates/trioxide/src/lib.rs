@@ -52,7 +52,7 @@ pub use scope::{
     TimedOut, fail_after, fail_at, move_on_after, move_on_at, scope, scope_local, try_scope,
 };
 pub use trioxide_sync as sync;
-pub use trioxide_task::cancel::{Cancelled, cancelled};
+pub use trioxide_task::cancel::{Cancelled, ReraiseCancel, cancelled, reraise_cancel};
 pub use trioxide_task::{
     CancelHandle, Fifo, JoinError, JoinHandle, LocalExecutor, PanicPayload, Park, ReadyTask,
     SchedulePolicy, Seeded, Spawner, TaskHooks, TaskId, ThreadPark, Unpark, YieldNow, coop,

@@ -44,7 +44,7 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 impl<T> Unpin for JoinHandle<T> {}
 
 /// The one cancellation request path (the caller holds a reference to `raw`).
-fn cancel_raw(raw: RawTask) {
+pub(crate) fn cancel_raw(raw: RawTask) {
     if raw.state().transition_to_cancelled_remote() == ToNotified::Submit {
         // SAFETY: the transition took a reference for the Notified.
         unsafe { raw.schedule() }

@@ -176,6 +176,12 @@ impl TaskRef {
     pub(crate) fn state(&self) -> &state::State {
         self.0.state()
     }
+
+    /// Requests this task's cancellation, as `JoinHandle::cancel` does; from inside the
+    /// task's own poll the future is dropped when that poll returns.
+    pub(crate) fn cancel(&self) {
+        join::cancel_raw(self.0);
+    }
 }
 
 impl Drop for TaskRef {
