@@ -20,6 +20,7 @@ mod sync;
 mod syscalls;
 mod work_stealing;
 mod wrk;
+mod wrk_rows;
 
 use std::time::{Duration, Instant};
 
@@ -154,7 +155,7 @@ fn main() {
         println!("{section}");
     }
     // The CPU split under wrk: on a full run, or when asked.
-    let cpu = if filter.is_empty() || filter.iter().any(|f| f == "wrk-cpu") {
+    let cpu = if filter.is_empty() || filter.iter().any(|f| f == wrk_rows::WRK_CPU_FILTER) {
         wrk::cpu_section()
     } else {
         None

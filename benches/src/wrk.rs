@@ -16,6 +16,9 @@ use crate::Bench;
 use crate::http::{
     Transport, tokio_server, trioxide_server, trioxide_server_on, trioxide_server_with,
 };
+use crate::wrk_rows::{
+    HTTP1_HELLO_WRK, HTTP1_HELLO_WRK_P99, HTTP1_HELLO_WRK_URING, HTTP1_HELLO_WRK_URING_COMPLETION,
+};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
@@ -142,7 +145,8 @@ fn time_per_row(run: WrkRun) -> Duration {
 pub fn benches() -> Vec<Bench> {
     if !available() {
         eprintln!(
-            "wrk not found: the http1_hello_wrk* rows are skipped (cargo xtask bench installs it from Debian's packages where it can)"
+            "wrk not found: the rows {} are skipped (cargo xtask bench installs it from Debian's packages where it can)",
+            crate::wrk_rows::WRK_ROWS.join(", ")
         );
         return Vec::new();
     }
@@ -153,21 +157,21 @@ pub fn benches() -> Vec<Bench> {
     let ours = Arc::new(OnceLock::new());
     vec![
         wrk_row(
-            "http1_hello_wrk",
+            HTTP1_HELLO_WRK,
             "hyper hello world as in http1_hello, loaded by wrk in its own process (1 thread, 100 keep-alive connections, 1 s): time of 100,000 requests at the measured rate (ratio = inverse requests/s ratio)",
             (ours.clone(), trioxide_server),
             &theirs,
             throughput,
         ),
         wrk_row(
-            "http1_hello_wrk_p99",
+            HTTP1_HELLO_WRK_P99,
             "the same wrk load: wrk's 99th-percentile latency",
             (ours, trioxide_server),
             &theirs,
             p99,
         ),
         wrk_row(
-            "http1_hello_wrk_uring",
+            HTTP1_HELLO_WRK_URING,
             "the same wrk load on hyper over WorkStealing on io_uring (readiness-based I/O); tokio as in http1_hello_wrk",
             (Arc::new(OnceLock::new()), || {
                 trioxide_server_on(Io::IoUring)
@@ -176,7 +180,7 @@ pub fn benches() -> Vec<Bench> {
             throughput,
         ),
         wrk_row(
-            "http1_hello_wrk_uring_completion",
+            HTTP1_HELLO_WRK_URING_COMPLETION,
             "the same wrk load on hyper over WorkStealing on io_uring through CompletionIo (RECV/SEND operations on owned buffers); tokio as in http1_hello_wrk",
             (Arc::new(OnceLock::new()), || {
                 trioxide_server_with(Io::IoUring, Transport::Completion)

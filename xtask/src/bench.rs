@@ -19,14 +19,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     run_cmd(cmd)
 }
 
-/// The harness's rows that run wrk (`benches/src/wrk.rs`), and its CPU table's filter.
-const WRK_ROWS: &[&str] = &[
-    "http1_hello_wrk",
-    "http1_hello_wrk_p99",
-    "http1_hello_wrk_uring",
-    "http1_hello_wrk_uring_completion",
-];
-const WRK_CPU_FILTER: &str = "wrk-cpu";
+/// The harness's rows that run wrk and its CPU table's filter, from the harness itself.
+#[path = "../../benches/src/wrk_rows.rs"]
+#[allow(dead_code, reason = "only the lists are needed here")]
+mod wrk_rows;
+use wrk_rows::{WRK_CPU_FILTER, WRK_ROWS};
 
 /// Whether the harness's filter (as it reads it: a name part, `=name` for one name) can
 /// select a row that runs wrk; no filter runs everything.
