@@ -18,7 +18,7 @@ pub trait Unpark: Send + Sync + 'static {
     /// driver checks this between tasks; `false` (the default) leaves it to the periodic
     /// non-blocking park. Work that is better batched (submissions the worker itself
     /// queued meanwhile) should not count.
-    fn work_waiting(&self) -> bool {
+    fn needs_early_turn(&self) -> bool {
         false
     }
 }

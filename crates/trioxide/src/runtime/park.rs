@@ -62,7 +62,7 @@ impl Unpark for ReactorUnpark {
         self.0.unpark();
     }
 
-    fn work_waiting(&self) -> bool {
+    fn needs_early_turn(&self) -> bool {
         // Not the submissions this worker queued itself: they go to the kernel together
         // when it runs out of tasks or at its periodic poll (flushing them every few
         // tasks cost one system call per few operations).

@@ -126,9 +126,9 @@ impl Parker {
     }
 
     /// Whether the worker's driver says it has work a non-blocking poll would handle
-    /// ([`Unpark::work_waiting`]).
-    pub(crate) fn driver_work_waiting(&self) -> bool {
-        self.inner.driver.unpark.work_waiting()
+    /// ([`Unpark::needs_early_turn`]).
+    pub(crate) fn driver_needs_early_turn(&self) -> bool {
+        self.inner.driver.unpark.needs_early_turn()
     }
 
     /// Polls this worker's driver for ready I/O and due timers without blocking, unless

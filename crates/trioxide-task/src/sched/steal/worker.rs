@@ -34,7 +34,7 @@ const GLOBAL_INTERVAL: u32 = 61;
 /// LIFO tasks run back to back before the slot is flushed to the ring.
 const MAX_LIFO_POLLS: usize = 3;
 /// Ticks between the checks a worker with its own driver makes of it
-/// ([`Unpark::work_waiting`](crate::Unpark::work_waiting)): a few loads and an
+/// ([`Unpark::needs_early_turn`](crate::Unpark::needs_early_turn)): a few loads and an
 /// uncontended lock, so not on every tick of a yield-heavy worker.
 const OWN_DRIVER_CHECK_INTERVAL: u32 = 4;
 
@@ -357,12 +357,12 @@ impl Context {
             self.tick.set(tick);
             // A worker with its own driver also polls it whenever the driver says work
             // is waiting (a cheap check, every few ticks): nobody else would reap it.
-            // Its own queued submissions do not count (see `Unpark::work_waiting`):
+            // Its own queued submissions do not count (see `Unpark::needs_early_turn`):
             // they go to the kernel together at the periodic poll or when it parks.
             if tick.is_multiple_of(EVENT_INTERVAL)
                 || (self.owns_driver
                     && tick.is_multiple_of(OWN_DRIVER_CHECK_INTERVAL)
-                    && self.remote().parker.driver_work_waiting())
+                    && self.remote().parker.driver_needs_early_turn())
             {
                 self.turn_driver_nonblocking();
             }
