@@ -397,14 +397,131 @@ rt_test! {
 }
 
 rt_test! {
+    /// A timeout (and `move_on_after`, `fail_after`) is delivered to a `cancelled()`
+    /// pending inside it, like a task's cancellation: the work cleans up in its own time
+    /// and its value comes back (`asyncio.wait_for` around a coroutine that swallowed
+    /// the `CancelledError`), or it re-raises and the timeout reports `Elapsed` after
+    /// the `on_cancel` guards ran. Without a watcher the timeout still drops the work.
+    async fn a_timeout_is_delivered_to_a_cancelled_watching_inside_it() {
+        let watching = |reraise: bool, guarded: Arc<AtomicBool>| async move {
+            let _guard = on_cancel(async move { guarded.store(true, Ordering::SeqCst) });
+            trioxide::select! {
+                _ = trioxide::cancelled() => {
+                    sleep(Duration::from_millis(2)).await; // cleanup outlives the deadline
+                    if reraise {
+                        return trioxide::reraise_cancel().await;
+                    }
+                    "cleaned up"
+                }
+                _ = sleep(Duration::from_secs(3600)) => "slept",
+            }
+        };
+        let guarded = flag();
+        let caught = trioxide::time::timeout(
+            Duration::from_millis(5),
+            watching(false, guarded.clone()),
+        )
+        .await;
+        assert_eq!(caught, Ok("cleaned up"));
+        assert!(!guarded.load(Ordering::SeqCst), "not a cancellation in the end");
+
+        let reraised =
+            trioxide::move_on_after(Duration::from_millis(5), watching(true, guarded.clone()))
+                .await;
+        assert_eq!(reraised, None, "re-raised: the timeout fired after all");
+        assert!(guarded.load(Ordering::SeqCst), "the guard ran with the re-raise");
+
+        let unwatched = trioxide::fail_after(
+            Duration::from_millis(5),
+            sleep(Duration::from_secs(3600)),
+        )
+        .await;
+        assert_eq!(unwatched, Err(trioxide::TimedOut));
+    }
+}
+
+rt_test! {
+    /// The same for a `CancelScope`: delivered, the scope did not cut the work short
+    /// (`cancelled_caught()` is false and `run` gives the value); re-raised, it did.
+    async fn a_cancel_scope_is_delivered_to_a_cancelled_watching_inside_it() {
+        let scope = CancelScope::with_timeout(Duration::from_millis(5));
+        let out = scope
+            .run(async {
+                trioxide::cancelled().await;
+                "finished on its own terms"
+            })
+            .await;
+        assert_eq!(out, Some("finished on its own terms"));
+        assert!(scope.is_cancelled() && !scope.cancelled_caught());
+
+        let scope = CancelScope::new();
+        let canceller = scope.clone();
+        let out = scope
+            .run(async move {
+                canceller.cancel();
+                trioxide::cancelled().await;
+                trioxide::reraise_cancel::<&str>().await
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(scope.cancelled_caught());
+    }
+}
+
+rt_test! {
+    /// A `cancelled()` inside a timeout still watches the task (no scope child around):
+    /// cancelling the task is delivered to it as before; and inside a scope child it
+    /// watches both the timeout and the child.
+    async fn a_cancelled_inside_a_timeout_also_watches_its_task_or_scope_child() {
+        let (started_tx, started_rx) = trioxide::sync::oneshot::channel::<()>();
+        let task = trioxide::spawn(trioxide::time::timeout(
+            Duration::from_secs(3600),
+            async move {
+                let watch = trioxide::cancelled();
+                started_tx.send(()).unwrap();
+                watch.await;
+                "caught the task's cancel"
+            },
+        ));
+        started_rx.await.unwrap();
+        task.cancel();
+        assert_eq!(task.await.unwrap(), Ok("caught the task's cancel"));
+
+        let caught = flag();
+        let caught_in_child = caught.clone();
+        let outcome = trioxide::scope(|s| async move {
+            let child = s.spawn(trioxide::time::timeout(Duration::from_secs(3600), async move {
+                trioxide::cancelled().await;
+                caught_in_child.store(true, Ordering::SeqCst);
+                "caught the scope's cancel"
+            }));
+            let canceller = s.clone();
+            s.spawn(async move {
+                sleep(Duration::from_millis(2)).await;
+                canceller.cancel();
+            });
+            child.await
+        })
+        .await;
+        // The body was dropped with the cancel; the child finished (not dropped).
+        assert!(outcome.unwrap_err().is_cancelled());
+        assert!(caught.load(Ordering::SeqCst), "the child's cancelled() resolved");
+    }
+}
+
+rt_test! {
     async fn without_a_watcher_cancel_still_drops_the_task() {
         let (watched_tx, watched_rx) = trioxide::sync::oneshot::channel();
         let task = trioxide::spawn(async move {
             {
                 // A watcher that is gone again does not protect the task.
-                let watch = trioxide::cancelled();
-                let outcome = trioxide::time::timeout(Duration::from_millis(1), watch).await;
-                assert!(outcome.is_err());
+                use std::future::Future;
+                let mut watch = std::pin::pin!(trioxide::cancelled());
+                std::future::poll_fn(|cx| {
+                    assert!(watch.as_mut().poll(cx).is_pending(), "not cancelled yet");
+                    std::task::Poll::Ready(())
+                })
+                .await;
             }
             watched_tx.send(()).unwrap();
             sleep(Duration::from_secs(3600)).await;

@@ -110,22 +110,25 @@ impl Drop for JoinCleanups {
     }
 }
 
-/// Resolves when the current task is asked to cancel (`JoinHandle::cancel`) — or, inside
-/// a scope's borrowed child or body, when that scope is cancelled — while this future is
-/// being awaited — so a task can watch for its own cancellation in a `select!`
-/// and react (clean up, finish early, or carry on). While a `cancelled()` future is
-/// pending in a task, a cancellation request is *delivered* to it as a wake-up instead of
-/// dropping the task's future (asyncio's catchable `CancelledError`); when no
-/// `cancelled()` is pending, cancellation drops the future as usual. After it resolves,
-/// the task is no longer cancelled: what it does next is up to it, and its handle gets
-/// whatever it returns.
+/// Resolves when the current task is asked to cancel (`JoinHandle::cancel`) — or when a
+/// timeout, a cancel scope or the scope child it runs in is cancelled — while this future
+/// is being awaited — so a task can watch for its own cancellation in a `select!` and
+/// react (clean up, finish early, or carry on). While a `cancelled()` future is pending, a
+/// cancellation it watches is *delivered* to it as a wake-up instead of dropping the
+/// work (asyncio's catchable `CancelledError`); when no `cancelled()` is pending,
+/// cancellation drops the future as usual. After it resolves, the work is no longer
+/// cancelled: what it does next is up to it — finish (the task's handle, the timeout or
+/// the cancel scope then reports its value) or [`reraise_cancel`].
 ///
-/// Inside a scope child the same holds one level down: while the child awaits
-/// `cancelled()`, cancelling its scope (a sibling's failure, `Scope::cancel`) wakes the
-/// child instead of dropping it, and the scope waits for it to finish. It watches the
-/// innermost scope child it is first polled in (not enclosing scopes, not the task).
+/// What it watches, from where it is first polled outwards: every timeout and cancel
+/// scope (`trioxide::time::timeout`, `move_on_after`, `fail_after`, `CancelScope::run`)
+/// around it, up to and including the innermost scope child (or scope body) it runs in;
+/// with no scope child around it, the task itself. Levels beyond that scope child are
+/// not watched: delivery would leave the rest of that child's subtree running
+/// uncancelled (see `child_cancel.rs`).
 ///
-/// Outside a task and a scope (e.g. in the root future of `block_on`) it never resolves.
+/// Outside a task and a scope (e.g. in the root future of `block_on`, with no timeout
+/// around it) it never resolves.
 ///
 /// ```
 /// use trioxide_task::{LocalExecutor, cancel::cancelled, yield_now};
@@ -140,39 +143,36 @@ impl Drop for JoinCleanups {
 /// ```
 pub fn cancelled() -> Cancelled {
     Cancelled {
+        started: false,
+        levels: Vec::new(),
         task: None,
-        child: None,
         watching: false,
-        outside: false,
     }
 }
 
 /// The future of [`cancelled`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Cancelled {
+    /// The first poll happened (the watched levels and task are known).
+    started: bool,
+    /// The timeouts, cancel scopes and scope child watched, innermost first.
+    levels: Vec<crate::loom::sync::Arc<crate::child_cancel::ChildCancel>>,
+    /// The task, when no scope child is around this future.
     task: Option<crate::task::TaskRef>,
-    /// Set instead of `task` when first polled inside a scope child (see
-    /// [`ChildCancelSlot`]).
-    child: Option<crate::loom::sync::Arc<crate::child_cancel::ChildCancel>>,
+    /// Registered with `levels` and `task` (undone when it resolves or is dropped).
     watching: bool,
-    outside: bool,
 }
 
 impl Cancelled {
-    /// The scope-child path: resolves once the child's scope delivered its cancellation.
-    fn poll_child(&mut self) -> Poll<()> {
-        let child = self.child.as_ref().expect("checked by the caller");
-        if !self.watching {
-            child.watch();
-            self.watching = true;
+    fn unwatch(&mut self) {
+        if !std::mem::replace(&mut self.watching, false) {
+            return;
         }
-        if child.is_delivered() {
-            child.unwatch();
-            self.watching = false;
-            Poll::Ready(())
-        } else {
-            // The scope wakes the child when it delivers.
-            Poll::Pending
+        for level in &self.levels {
+            level.unwatch();
+        }
+        if let Some(task) = &self.task {
+            task.state().unwatch_cancel();
         }
     }
 }
@@ -180,48 +180,55 @@ impl Cancelled {
 impl Future for Cancelled {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.outside {
-            return Poll::Pending;
-        }
-        if self.child.is_some() {
-            return self.poll_child();
-        }
-        if self.task.is_none() {
-            if let Some(child) = crate::child_cancel::current_child() {
-                self.child = Some(child);
-                return self.poll_child();
-            }
-            match crate::task::TaskRef::current() {
-                Some(task) => self.task = Some(task),
-                None => {
-                    self.outside = true;
-                    return Poll::Pending;
-                }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.started {
+            self.started = true;
+            let (levels, watch_task) = crate::child_cancel::current_levels();
+            self.levels = levels;
+            if watch_task {
+                self.task = crate::task::TaskRef::current();
             }
         }
-        let task = self.task.as_ref().expect("set above");
-        if task.state().watch_cancel() {
-            self.watching = false;
-            Poll::Ready(())
-        } else {
-            // The cancellation request itself wakes the task (it schedules it).
+        if self.levels.is_empty() && self.task.is_none() {
+            return Poll::Pending; // outside a task: nothing can cancel it
+        }
+        if !self.watching {
             self.watching = true;
-            Poll::Pending
+            for level in &self.levels {
+                level.watch(cx.waker());
+            }
+        } else {
+            for level in &self.levels {
+                level.register(cx.waker());
+            }
         }
+        if self.levels.iter().any(|level| level.is_delivered()) {
+            self.unwatch();
+            return Poll::Ready(());
+        }
+        if let Some(task) = &self.task {
+            // Registers the task as watching, or consumes a delivered cancellation (the
+            // request itself wakes the task: it schedules it).
+            if task.state().watch_cancel() {
+                self.unwatch();
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
     }
 }
 
 /// Carries a caught cancellation on — asyncio's bare `raise` in
 /// `except CancelledError:` — or cancels the current task (or scope child) from inside.
 ///
-/// After [`cancelled()`] resolved, the task is no longer cancelled and its handle would
-/// report whatever it returns. Awaiting `reraise_cancel()` instead asks for the
-/// cancellation again and never resolves: the task's future is dropped when the current
-/// poll returns (its `on_cancel` cleanups run as for any cancellation) and its handle gives
-/// `Err(JoinError::Cancelled)`. Inside a scope's borrowed child it is that child that is
-/// dropped and whose handle reports `ChildError::Cancelled`; in the scope's body, the
-/// scope is cancelled with it. Generic over its output so it fits any return position
+/// After [`cancelled()`] resolved, the work is no longer cancelled and would report
+/// whatever it returns. Awaiting `reraise_cancel()` instead asks for the cancellation
+/// again and never resolves. It aims at the innermost level that delivered one — a
+/// timeout (which then returns `Elapsed`), a cancel scope (`None`), a scope's borrowed
+/// child (dropped; its handle reports `ChildError::Cancelled`) or body (the scope is
+/// cancelled with it) — else at the innermost scope child, else at the task: the task's
+/// future is dropped when the current poll returns (its `on_cancel` cleanups run as for
+/// any cancellation) and its handle gives `Err(JoinError::Cancelled)`. Generic over its output so it fits any return position
 /// (`return reraise_cancel().await`). A `cancelled()` still pending elsewhere in the same
 /// task or child catches the new request like any other.
 ///
@@ -261,9 +268,11 @@ impl<T> Future for ReraiseCancel<T> {
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<T> {
         if !self.requested {
             self.requested = true;
-            if let Some(child) = crate::child_cancel::current_child() {
-                // The scope drops the child right after this poll (`take_reraised`).
-                child.reraise();
+            use crate::child_cancel::{ReraiseTarget, reraise_target};
+            if let ReraiseTarget::Level(level) = reraise_target() {
+                // Its scope, timeout or cancel scope drops the future right after this
+                // poll (`ChildCancelSlot::take_reraised`).
+                level.reraise();
             } else if let Some(task) = crate::task::TaskRef::current() {
                 task.cancel();
             } else {
@@ -287,20 +296,14 @@ impl<T> std::fmt::Debug for ReraiseCancel<T> {
 
 impl Drop for Cancelled {
     fn drop(&mut self) {
-        if !self.watching {
-            return;
-        }
-        if let Some(child) = &self.child {
-            child.unwatch();
-        } else if let Some(task) = &self.task {
-            task.state().unwatch_cancel();
-        }
+        self.unwatch();
     }
 }
 
 impl std::fmt::Debug for Cancelled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cancelled")
+            .field("levels", &self.levels.len())
             .field("watching", &self.watching)
             .finish()
     }

@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use trioxide_task::cancel::{Cleanup, defer_cleanup, join_cleanups};
+use trioxide_task::cancel::{ChildCancelSlot, Cleanup, defer_cleanup, join_cleanups};
 
 /// The grace period when no runtime is around to say otherwise.
 pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(5);
@@ -266,6 +266,11 @@ impl CancelScope {
     /// first (the future is dropped, and its `on_cancel` cleanups run, before `None` is
     /// returned). Nested scopes compose: the earliest deadline wins, and cancelling an
     /// outer scope cancels everything inside it.
+    ///
+    /// While a [`cancelled()`](crate::cancelled) is pending inside, the cancellation is
+    /// delivered to it instead of dropping the future: `run` then returns the value the
+    /// future goes on to produce (and [`cancelled_caught`](Self::cancelled_caught) stays
+    /// false), or `None` if it awaits [`reraise_cancel`](crate::reraise_cancel).
     pub async fn run<F: Future>(&self, future: F) -> Option<F::Output> {
         let id = {
             let mut state = self.inner.lock().unwrap();
@@ -278,6 +283,8 @@ impl CancelScope {
             future: Some(future),
             sleep: None,
             cleanup: None,
+            level: ChildCancelSlot::transparent(),
+            delivered: false,
         });
         std::future::poll_fn(|cx| run.as_mut().poll_run(cx)).await
     }
@@ -336,6 +343,10 @@ struct ScopeRun<F> {
     future: Option<F>,
     sleep: Option<Sleep>,
     cleanup: Option<Cleanup>,
+    /// What a `cancelled()` inside watches (entered while `future` is polled).
+    level: ChildCancelSlot,
+    /// The scope's cancellation was delivered to a `cancelled()` inside: `future` runs on.
+    delivered: bool,
 }
 
 impl<F> Drop for ScopeRun<F> {
@@ -358,18 +369,14 @@ impl<F: Future> ScopeRun<F> {
             this.cleanup = None;
             return Poll::Ready(None);
         }
-        if this.future_done_or_cancel_due(cx) {
-            this.scope.inner.lock().unwrap().caught = true;
-            // SAFETY: see above.
-            let future = unsafe { Pin::new_unchecked(&mut this.future) };
-            return match cancel_in_place(future) {
-                None => Poll::Ready(None),
-                Some(cleanup) => {
-                    this.cleanup = Some(cleanup);
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-            };
+        if !this.delivered && this.future_done_or_cancel_due(cx) {
+            if this.level.deliver() {
+                // A `cancelled()` inside watches: it was woken, and the future goes on
+                // (the scope did not cut it short: `cancelled_caught` stays false).
+                this.delivered = true;
+            } else {
+                return this.cancel(cx);
+            }
         }
         // SAFETY: see above.
         let mut future = unsafe { Pin::new_unchecked(&mut this.future) };
@@ -377,12 +384,34 @@ impl<F: Future> ScopeRun<F> {
             .as_mut()
             .as_pin_mut()
             .expect("polled after completion");
-        match inner.poll(cx) {
+        let polled = {
+            let _level = this.level.enter();
+            inner.poll(cx)
+        };
+        match polled {
             Poll::Ready(v) => {
                 future.set(None);
                 Poll::Ready(Some(v))
             }
+            // A delivered cancellation re-raised (`reraise_cancel`): cut short after all.
+            Poll::Pending if this.level.take_reraised() => this.cancel(cx),
             Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Drops the future as a cancellation; `None` once its cleanups ran.
+    fn cancel(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        self.scope.inner.lock().unwrap().caught = true;
+        // SAFETY: `self` is the pinned run (called from `poll_run`); dropping the
+        // structurally pinned `future` in place is allowed.
+        let future = unsafe { Pin::new_unchecked(&mut self.future) };
+        match cancel_in_place(future) {
+            None => Poll::Ready(None),
+            Some(cleanup) => {
+                self.cleanup = Some(cleanup);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
         }
     }
 

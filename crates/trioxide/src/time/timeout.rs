@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use trioxide_task::cancel::ChildCancelSlot;
 
 /// The error of [`timeout`]: the deadline passed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +18,13 @@ pub struct Elapsed(());
 /// The inner future is polled first, so one that is already ready wins even with a zero
 /// duration. On timeout it is dropped — as a cancellation, so its `on_cancel` cleanups
 /// run to completion — before `Err(Elapsed)` is returned.
+///
+/// Unless it watches for that: while a [`cancelled()`](crate::cancelled) is pending
+/// inside, the timeout is *delivered* to it instead (asyncio's catchable
+/// `CancelledError`): `cancelled()` resolves and the future goes on to finish in its own
+/// time, and its value comes back as `Ok` (as from `asyncio.wait_for` when the coroutine
+/// swallowed the cancellation), or it awaits [`reraise_cancel`](crate::reraise_cancel)
+/// and the timeout returns `Err(Elapsed)`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -38,6 +46,8 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
         future: Some(future),
         sleep: sleep_until(deadline),
         cleanup: None,
+        level: ChildCancelSlot::transparent(),
+        delivered: false,
     }
 }
 
@@ -49,6 +59,10 @@ pub struct Timeout<F> {
     sleep: Sleep,
     /// The cancelled future's cleanups, run before `Elapsed` is returned.
     cleanup: Option<trioxide_task::cancel::Cleanup>,
+    /// What a `cancelled()` inside watches (entered while `future` is polled).
+    level: ChildCancelSlot,
+    /// The deadline passed and was delivered to a `cancelled()` inside: `future` runs on.
+    delivered: bool,
 }
 
 impl<F> Timeout<F> {
@@ -73,25 +87,47 @@ impl<F: Future> Future for Timeout<F> {
         let Some(future) = this.future.as_mut() else {
             return Poll::Ready(Err(Elapsed(())));
         };
-        // SAFETY: see above; `future` lives in the pinned `Timeout`.
-        if let Poll::Ready(out) = unsafe { Pin::new_unchecked(future) }.poll(cx) {
+        let polled = {
+            let _level = this.level.enter();
+            // SAFETY: see above; `future` lives in the pinned `Timeout`.
+            unsafe { Pin::new_unchecked(future) }.poll(cx)
+        };
+        if let Poll::Ready(out) = polled {
             return Poll::Ready(Ok(out));
+        }
+        if this.level.take_reraised() {
+            // A delivered timeout re-raised (`reraise_cancel`): it is one after all.
+            return this.cancel(cx);
+        }
+        if this.delivered {
+            return Poll::Pending;
         }
         // The timer fires regardless of the task's coop budget being spent on `future`.
         match trioxide_task::coop::with_budget(|| Pin::new(&mut this.sleep).poll(cx)) {
-            Poll::Ready(()) => {
-                // SAFETY: dropping in place is allowed for pinned data.
-                let slot = unsafe { Pin::new_unchecked(&mut this.future) };
-                match crate::cancel::cancel_in_place(slot) {
-                    None => Poll::Ready(Err(Elapsed(()))),
-                    Some(cleanup) => {
-                        this.cleanup = Some(cleanup);
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                }
+            Poll::Ready(()) if this.level.deliver() => {
+                // A `cancelled()` inside watches: it was woken, and the future goes on.
+                this.delivered = true;
+                Poll::Pending
             }
+            Poll::Ready(()) => this.cancel(cx),
             Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F: Future> Timeout<F> {
+    /// Drops the future as a cancellation; `Elapsed` once its cleanups ran.
+    fn cancel(&mut self, cx: &mut Context<'_>) -> Poll<Result<F::Output, Elapsed>> {
+        // SAFETY: `self` is the pinned `Timeout` (called from `poll`); dropping the
+        // structurally pinned `future` in place is allowed.
+        let slot = unsafe { Pin::new_unchecked(&mut self.future) };
+        match crate::cancel::cancel_in_place(slot) {
+            None => Poll::Ready(Err(Elapsed(()))),
+            Some(cleanup) => {
+                self.cleanup = Some(cleanup);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
         }
     }
 }
