@@ -100,6 +100,82 @@ fn cleanup_is_cut_off_at_the_grace_deadline() {
     }
 }
 
+/// A task's `on_cancel` cleanup that awaits `cancelled()` sees it resolved at once (its
+/// task is cancelled), and the grace period still bounds what it does next.
+#[test]
+fn cancelled_in_a_tasks_cleanup_resolves_at_once_and_the_grace_still_holds() {
+    for flavor in [Flavor::CurrentThread, Flavor::WorkStealing] {
+        let rt = Runtime::builder()
+            .flavor(flavor)
+            .cancel_grace(Duration::from_millis(30))
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (armed_tx, armed_rx) = trioxide::sync::oneshot::channel();
+            let resolved = flag();
+            let r = resolved.clone();
+            let task = trioxide::spawn(async move {
+                let _guard = on_cancel(async move {
+                    trioxide::cancelled().await;
+                    r.store(true, Ordering::SeqCst);
+                    sleep(Duration::from_secs(3600)).await;
+                });
+                armed_tx.send(()).unwrap();
+                std::future::pending::<()>().await
+            });
+            armed_rx.await.unwrap();
+            task.cancel();
+            let joined = trioxide::time::timeout(Duration::from_secs(20), task)
+                .await
+                .unwrap_or_else(|_| panic!("{flavor:?}: the cleanup outlived its grace"));
+            assert!(joined.unwrap_err().is_cancelled());
+            assert!(resolved.load(Ordering::SeqCst), "{flavor:?}");
+        });
+    }
+}
+
+/// The grace period bounds a scope child's cleanup that watches `cancelled()`: the bound
+/// is not a timeout that could be delivered to it (which would let it run on forever).
+#[test]
+fn a_scope_cleanup_watching_cancelled_is_still_cut_off_at_the_grace_deadline() {
+    for flavor in [Flavor::CurrentThread, Flavor::WorkStealing] {
+        // On a thread of its own: a cleanup the grace does not bound hangs the runtime
+        // (an outer timeout would wait for it as a cleanup of its own).
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = Runtime::builder()
+                .flavor(flavor)
+                .cancel_grace(Duration::from_millis(30))
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let scope = trioxide::scope(|s| async move {
+                    s.spawn(async {
+                        let _guard = on_cancel(async {
+                            trioxide::select! {
+                                _ = trioxide::cancelled() => {}
+                                _ = sleep(Duration::from_secs(3600)) => {}
+                            }
+                            sleep(Duration::from_secs(3600)).await;
+                        });
+                        std::future::pending::<()>().await
+                    });
+                    s.spawn_fallible(async {
+                        sleep(Duration::from_millis(2)).await;
+                        Err::<(), _>(std::io::Error::other("fails the scope"))
+                    });
+                });
+                let outcome = scope.await;
+                assert_eq!(outcome.unwrap_err().failures().len(), 1);
+            });
+            let _ = done_tx.send(());
+        });
+        done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{flavor:?}: the cleanup outlived its grace"));
+    }
+}
+
 rt_test! {
     async fn a_timeout_runs_the_cleanup_before_it_reports_elapsed() {
         let cleaned = flag();

@@ -576,8 +576,10 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
         let Some(body) = self.body.as_mut() else {
             return;
         };
-        let _watch = self.body_cancel.enter();
-        match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+        let polled = self
+            .body_cancel
+            .poll_in(|| catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))));
+        match polled {
             Ok(Poll::Ready(v)) => {
                 self.output = Some(v);
                 self.body = None;
@@ -649,12 +651,10 @@ impl<'env, B: Future> ScopeFuture<'env, B> {
                 child.wake.unqueue();
                 let waker = Waker::from(child.wake.clone());
                 let mut child_cx = Context::from_waker(&waker);
-                let polled = {
-                    let _watch = child.cancel.enter();
-                    catch_unwind(AssertUnwindSafe(|| {
-                        child.future.as_mut().poll(&mut child_cx)
-                    }))
-                };
+                let future = &mut child.future;
+                let polled = child.cancel.poll_in(|| {
+                    catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut child_cx)))
+                });
                 match polled {
                     Ok(Poll::Pending) if child.cancel.take_reraised() => {
                         // `reraise_cancel()`: dropped as a cancelled child.

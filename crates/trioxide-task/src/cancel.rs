@@ -10,7 +10,7 @@
 //! (the future finished, or the runtime is shutting down) collects nothing, so
 //! `defer_cleanup` refuses and the guard simply drops its future.
 
-pub use crate::child_cancel::{ChildCancelGuard, ChildCancelSlot};
+pub use crate::child_cancel::ChildCancelSlot;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -127,6 +127,12 @@ impl Drop for JoinCleanups {
 /// not watched: delivery would leave the rest of that child's subtree running
 /// uncancelled (see `child_cancel.rs`).
 ///
+/// A delivered timeout, cancel scope or scope child stays cancelled (as a Trio cancel
+/// scope): a later `cancelled()` inside it resolves at once. The task's own delivery is
+/// taken by the `cancelled()` that resolves; if none takes it by the end of the poll
+/// (the watcher lost a `select!`, or resolved through a timeout), it becomes a plain
+/// cancellation. In a cancelled task's `on_cancel` cleanup it resolves at once.
+///
 /// Outside a task and a scope (e.g. in the root future of `block_on`, with no timeout
 /// around it) it never resolves.
 ///
@@ -155,8 +161,12 @@ pub fn cancelled() -> Cancelled {
 pub struct Cancelled {
     /// The first poll happened (the watched levels and task are known).
     started: bool,
-    /// The timeouts, cancel scopes and scope child watched, innermost first.
-    levels: Vec<crate::loom::sync::Arc<crate::child_cancel::ChildCancel>>,
+    /// The timeouts, cancel scopes and scope child watched, innermost first, each with
+    /// this future's watcher id there (valid while `watching`).
+    levels: Vec<(
+        crate::loom::sync::Arc<crate::child_cancel::ChildCancel>,
+        u64,
+    )>,
     /// The task, when no scope child is around this future.
     task: Option<crate::task::TaskRef>,
     /// Registered with `levels` and `task` (undone when it resolves or is dropped).
@@ -168,8 +178,8 @@ impl Cancelled {
         if !std::mem::replace(&mut self.watching, false) {
             return;
         }
-        for level in &self.levels {
-            level.unwatch();
+        for (level, id) in &self.levels {
+            level.unwatch(*id);
         }
         if let Some(task) = &self.task {
             task.state().unwatch_cancel();
@@ -184,7 +194,7 @@ impl Future for Cancelled {
         if !self.started {
             self.started = true;
             let (levels, watch_task) = crate::child_cancel::current_levels();
-            self.levels = levels;
+            self.levels = levels.into_iter().map(|level| (level, 0)).collect();
             if watch_task {
                 self.task = crate::task::TaskRef::current();
             }
@@ -194,15 +204,15 @@ impl Future for Cancelled {
         }
         if !self.watching {
             self.watching = true;
-            for level in &self.levels {
-                level.watch(cx.waker());
+            for (level, id) in &mut self.levels {
+                *id = level.watch(cx.waker());
             }
         } else {
-            for level in &self.levels {
-                level.register(cx.waker());
+            for (level, id) in &self.levels {
+                level.register(*id, cx.waker());
             }
         }
-        if self.levels.iter().any(|level| level.is_delivered()) {
+        if self.levels.iter().any(|(level, _)| level.is_delivered()) {
             self.unwatch();
             return Poll::Ready(());
         }

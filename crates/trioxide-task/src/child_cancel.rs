@@ -18,63 +18,71 @@
 //! whole subtree (other children, a nested scope's body), which delivery would leave
 //! running uncancelled.
 //!
-//! A slot costs two pointer writes per poll until a `cancelled()` is first polled in it:
-//! only then is its shared flag allocated.
+//! A slot costs a push and a pop on a thread-local vector per poll until a `cancelled()`
+//! is first polled in it: only then is its shared flag allocated.
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex};
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::ptr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicPtr, Ordering as StdOrdering};
 use std::task::Waker;
 
 /// The shared flag of one watched level.
 #[derive(Debug)]
 pub(crate) struct ChildCancel {
-    /// Pending `cancelled()` futures watching this level.
-    watchers: AtomicUsize,
     /// The level delivered its cancellation.
     delivered: AtomicBool,
     /// The future asked to be cancelled after all
     /// ([`reraise_cancel`](crate::cancel::reraise_cancel)).
     reraised: AtomicBool,
-    /// The watchers' wakers, woken by the delivery (a watcher may sit behind combinators
-    /// that poll only what was woken, such as a nested scope).
-    wakers: Mutex<Vec<Waker>>,
+    /// The pending `cancelled()` futures watching this level, each with its latest waker,
+    /// woken by the delivery (a watcher may sit behind combinators that poll only what was
+    /// woken, such as a nested scope). One entry per watcher, removed by its `unwatch`.
+    watchers: Mutex<Watchers>,
+}
+
+#[derive(Debug, Default)]
+struct Watchers {
+    next_id: u64,
+    wakers: Vec<(u64, Waker)>,
 }
 
 impl ChildCancel {
-    fn new() -> Self {
+    fn new(delivered: bool) -> Self {
         ChildCancel {
-            watchers: AtomicUsize::new(0),
-            delivered: AtomicBool::new(false),
+            delivered: AtomicBool::new(delivered),
             reraised: AtomicBool::new(false),
-            wakers: Mutex::new(Vec::new()),
+            watchers: Mutex::new(Watchers::default()),
         }
     }
 
-    /// Registers a watcher whose task is woken through `waker` at the delivery.
-    pub(crate) fn watch(&self, waker: &Waker) {
-        self.register(waker);
-        self.watchers.fetch_add(1, Ordering::AcqRel);
+    fn watchers(&self) -> crate::loom::sync::MutexGuard<'_, Watchers> {
+        self.watchers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps the newest waker of a watcher that is polled again.
-    pub(crate) fn register(&self, waker: &Waker) {
-        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
+    /// Registers a watcher woken through `waker` at the delivery; returns its id.
+    pub(crate) fn watch(&self, waker: &Waker) -> u64 {
+        let mut watchers = self.watchers();
+        let id = watchers.next_id;
+        watchers.next_id += 1;
+        watchers.wakers.push((id, waker.clone()));
+        id
+    }
+
+    /// Keeps watcher `id`'s newest waker (it was polled again).
+    pub(crate) fn register(&self, id: u64, waker: &Waker) {
+        let mut watchers = self.watchers();
+        if let Some((_, w)) = watchers.wakers.iter_mut().find(|(i, _)| *i == id)
+            && !w.will_wake(waker)
+        {
+            w.clone_from(waker);
         }
     }
 
-    pub(crate) fn unwatch(&self) {
-        if self.watchers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.wakers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
-        }
+    /// Watcher `id` resolved or was dropped.
+    pub(crate) fn unwatch(&self, id: u64) {
+        self.watchers().wakers.retain(|(i, _)| *i != id);
     }
 
     pub(crate) fn is_delivered(&self) -> bool {
@@ -85,12 +93,22 @@ impl ChildCancel {
         self.reraised.store(true, Ordering::Release);
     }
 
-    fn deliver(&self) {
-        self.delivered.store(true, Ordering::Release);
-        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+    /// Delivers the cancellation if somebody watches (waking them); returns whether.
+    fn deliver_if_watched(&self) -> bool {
+        let wakers: Vec<Waker> = {
+            let watchers = self.watchers();
+            if watchers.wakers.is_empty() {
+                return false;
+            }
+            // Under the lock: a watcher registering now either is in the list (woken
+            // below) or comes after the flag is set (and sees it when it polls).
+            self.delivered.store(true, Ordering::Release);
+            watchers.wakers.iter().map(|(_, w)| w.clone()).collect()
+        };
         for waker in wakers {
             waker.wake();
         }
+        true
     }
 }
 
@@ -107,11 +125,8 @@ enum Kind {
 pub struct ChildCancelSlot {
     flag: OnceLock<Arc<ChildCancel>>,
     kind: Kind,
-    /// The slot entered just before this one on the same thread, while this one is
-    /// entered; only read by [`current_levels`] and [`reraise_target`] during the poll
-    /// that entered both. (A plain std atomic, not the loom shim's: it never synchronises
-    /// threads, it only keeps the slot `Send + Sync` without an `unsafe impl`.)
-    parent: AtomicPtr<ChildCancelSlot>,
+    /// The level is cancelled from the start ([`poll_cleanup`]).
+    born_delivered: bool,
 }
 
 impl Default for ChildCancelSlot {
@@ -142,93 +157,91 @@ impl ChildCancelSlot {
         Self::with_kind(Kind::Transparent)
     }
 
-    fn with_kind(kind: Kind) -> Self {
+    const fn with_kind(kind: Kind) -> Self {
         ChildCancelSlot {
             flag: OnceLock::new(),
             kind,
-            parent: AtomicPtr::new(ptr::null_mut()),
+            born_delivered: false,
         }
     }
 
-    /// Makes this the innermost level `cancelled()` sees on this thread until the guard
-    /// drops (the caller polls its future meanwhile, without moving this slot).
-    pub fn enter(&self) -> ChildCancelGuard {
-        let prev = CURRENT.with(|c| c.replace(ptr::from_ref(self)));
-        self.parent.store(prev.cast_mut(), StdOrdering::Relaxed);
-        ChildCancelGuard(prev)
+    /// Runs `poll` (the caller polling its future) with this slot as the innermost level
+    /// `cancelled()` sees on this thread; the previous levels are restored afterwards,
+    /// also if `poll` panics.
+    pub fn poll_in<R>(&self, poll: impl FnOnce() -> R) -> R {
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                LEVELS.with(|levels| {
+                    levels.borrow_mut().pop();
+                });
+            }
+        }
+        LEVELS.with(|levels| levels.borrow_mut().push(ptr::from_ref(self)));
+        let _leave = Leave;
+        poll()
     }
 
     /// The level was cancelled: if a `cancelled()` is watching it, delivers the
     /// cancellation (waking the watchers) and returns `true` — the caller must keep
     /// polling its future rather than drop it; otherwise returns `false`.
     pub fn deliver(&self) -> bool {
-        self.peek(|flag| {
-            let watched = flag.is_some_and(|f| f.watchers.load(Ordering::Acquire) > 0);
-            if let Some(f) = flag.filter(|_| watched) {
-                f.deliver();
-            }
-            watched
-        })
+        self.flag.get().is_some_and(|f| f.deliver_if_watched())
     }
 
     /// Whether the future, polled just now, asked to be cancelled
     /// ([`reraise_cancel`](crate::cancel::reraise_cancel)): the caller must then drop it
     /// as cancelled. Clears the request.
     pub fn take_reraised(&self) -> bool {
-        self.peek(|flag| flag.is_some_and(|f| f.reraised.swap(false, Ordering::AcqRel)))
+        self.flag
+            .get()
+            .is_some_and(|f| f.reraised.swap(false, Ordering::AcqRel))
     }
 
     /// Whether a cancellation was delivered to this level.
     pub fn is_delivered(&self) -> bool {
-        self.peek(|flag| flag.is_some_and(|f| f.is_delivered()))
-    }
-
-    /// Runs `f` on the flag, if one was made.
-    fn peek<R>(&self, f: impl FnOnce(Option<&Arc<ChildCancel>>) -> R) -> R {
-        f(self.flag.get())
+        self.flag.get().is_some_and(|f| f.is_delivered())
     }
 
     /// The flag, made on first use.
     fn flag(&self) -> Arc<ChildCancel> {
         self.flag
-            .get_or_init(|| Arc::new(ChildCancel::new()))
+            .get_or_init(|| Arc::new(ChildCancel::new(self.born_delivered)))
             .clone()
     }
 }
 
 std::thread_local! {
-    /// The innermost level being polled on this thread, or null.
-    static CURRENT: Cell<*const ChildCancelSlot> = const { Cell::new(ptr::null()) };
+    /// The levels being polled on this thread, outermost first: each pushed by a
+    /// `poll_in` still running on this thread's stack.
+    static LEVELS: RefCell<Vec<*const ChildCancelSlot>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Restores the previously entered level (nested levels) when dropped.
-#[must_use = "the slot is current only while the guard lives"]
-pub struct ChildCancelGuard(*const ChildCancelSlot);
-
-impl Drop for ChildCancelGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.0));
-    }
+/// Calls `f` on each level on this thread's chain, innermost first, until it returns
+/// `Some`.
+fn find_level<R>(mut f: impl FnMut(&ChildCancelSlot) -> Option<R>) -> Option<R> {
+    LEVELS.with(|levels| {
+        let levels = levels.borrow();
+        levels.iter().rev().find_map(|&slot| {
+            // SAFETY: every pointer in `LEVELS` was pushed by a `poll_in` on this thread
+            // that has not returned yet (its `Leave` pops it, also on unwinding, and
+            // `poll_in` calls nest, so pops match pushes); that call borrows the slot, so
+            // the slot is alive and not moved. Only `&` access is made (the slot is
+            // `Sync`: other threads may read it at the same time).
+            f(unsafe { &*slot })
+        })
+    })
 }
 
 /// The levels a `cancelled()` polled now watches, innermost first (flags made on first
 /// use), and whether it also watches the task (no scope child around it).
 pub(crate) fn current_levels() -> (Vec<Arc<ChildCancel>>, bool) {
     let mut levels = Vec::new();
-    let mut slot = CURRENT.with(Cell::get);
-    // SAFETY: every non-null pointer on the chain was stored by an `enter` whose guard has
-    // not dropped yet: guards drop in reverse order of entering (each lives in a poll
-    // that is still on this thread's stack), and a slot does not move or die while its
-    // guard lives. So each slot here is alive, and its `parent` was set by that same
-    // `enter` to the slot entered before it (or null).
-    while let Some(level) = unsafe { slot.as_ref() } {
+    let boundary = find_level(|level| {
         levels.push(level.flag());
-        if level.kind == Kind::Boundary {
-            return (levels, false);
-        }
-        slot = level.parent.load(StdOrdering::Relaxed);
-    }
-    (levels, true)
+        (level.kind == Kind::Boundary).then_some(())
+    });
+    (levels, boundary.is_none())
 }
 
 /// What [`reraise_cancel`](crate::cancel::reraise_cancel) cancels again.
@@ -242,16 +255,53 @@ pub(crate) enum ReraiseTarget {
 
 /// The level (or the task) a re-raise polled now aims at; see [`ReraiseTarget`].
 pub(crate) fn reraise_target() -> ReraiseTarget {
-    let mut slot = CURRENT.with(Cell::get);
-    // SAFETY: as in `current_levels`: every slot on the chain is alive during this poll.
-    while let Some(level) = unsafe { slot.as_ref() } {
+    find_level(|level| {
         let flag = level.flag();
-        if flag.is_delivered() || level.kind == Kind::Boundary {
-            return ReraiseTarget::Level(flag);
+        (flag.is_delivered() || level.kind == Kind::Boundary).then_some(flag)
+    })
+    .map_or(ReraiseTarget::Task, ReraiseTarget::Level)
+}
+
+/// The level of every cancelled task's cleanup: delivered from the start, so a
+/// `cancelled()` awaited in an `on_cancel` cleanup resolves at once (its task *is*
+/// cancelled) and watches nothing else — neither the task, whose cancellation is under
+/// way, nor a timeout around it, such as the cleanup's own grace bound.
+#[cfg(not(trioxide_loom))]
+static CLEANUP: ChildCancelSlot = ChildCancelSlot {
+    flag: OnceLock::new(),
+    kind: Kind::Boundary,
+    born_delivered: true,
+};
+
+/// Runs `f` (the poll of a cancelled task's cleanups) in the [`CLEANUP`] level. (Not
+/// under loom: a static cannot hold one model's objects for the next.)
+pub(crate) fn poll_cleanup<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(not(trioxide_loom))]
+    return CLEANUP.poll_in(f);
+    #[cfg(trioxide_loom)]
+    return f();
+}
+
+/// Runs `f` (a task's poll) with no level on this thread's chain: a task polled inline
+/// inside another future's level (a nested executor) must not see that future's levels.
+pub(crate) fn without_levels<R>(f: impl FnOnce() -> R) -> R {
+    let outer = LEVELS.with(|levels| {
+        let mut levels = levels.borrow_mut();
+        (!levels.is_empty()).then(|| std::mem::take(&mut *levels))
+    });
+    let Some(outer) = outer else {
+        return f(); // the common case: no level around a task's poll
+    };
+    struct Restore(Option<Vec<*const ChildCancelSlot>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                LEVELS.with(|levels| *levels.borrow_mut() = outer);
+            }
         }
-        slot = level.parent.load(StdOrdering::Relaxed);
     }
-    ReraiseTarget::Task
+    let _restore = Restore(Some(outer));
+    f()
 }
 
 #[cfg(all(test, not(trioxide_loom)))]
@@ -262,32 +312,35 @@ mod tests {
     fn only_a_watched_slot_is_delivered() {
         let slot = ChildCancelSlot::new();
         assert!(!slot.deliver(), "nobody watches: drop the child");
-        let flag = {
-            let _in = slot.enter();
+        let flag = slot.poll_in(|| {
             let (levels, task) = current_levels();
             assert!(!task, "a scope child is the last level watched");
             levels.into_iter().next().expect("inside the child")
-        };
+        });
         assert!(current_levels().0.is_empty(), "left the child");
-        flag.watch(Waker::noop());
+        let id = flag.watch(Waker::noop());
         assert!(slot.deliver());
         assert!(flag.is_delivered() && slot.is_delivered());
-        flag.unwatch();
+        flag.unwatch(id);
     }
 
     #[test]
     fn nested_slots_restore_the_outer_one() {
         let (outer, inner) = (ChildCancelSlot::new(), ChildCancelSlot::new());
-        let _o = outer.enter();
-        let a = current_levels().0.remove(0);
-        {
-            let _i = inner.enter();
-            let (levels, _) = current_levels();
-            assert_eq!(levels.len(), 1, "only the innermost scope child");
-            assert!(!std::sync::Arc::ptr_eq(&a, &levels[0]));
-        }
-        let c = current_levels().0.remove(0);
-        assert!(std::sync::Arc::ptr_eq(&a, &c));
+        outer.poll_in(|| {
+            let a = current_levels().0.remove(0);
+            inner.poll_in(|| {
+                let (levels, _) = current_levels();
+                assert_eq!(levels.len(), 1, "only the innermost scope child");
+                assert!(!std::sync::Arc::ptr_eq(&a, &levels[0]));
+            });
+            let c = current_levels().0.remove(0);
+            assert!(std::sync::Arc::ptr_eq(&a, &c));
+        });
+        // A panic inside leaves the chain as it was.
+        let caught = std::panic::catch_unwind(|| outer.poll_in(|| panic!("in the level")));
+        assert!(caught.is_err());
+        assert!(current_levels().0.is_empty());
     }
 
     #[test]
@@ -297,16 +350,13 @@ mod tests {
             ChildCancelSlot::transparent(),
             ChildCancelSlot::transparent(),
         );
-        {
-            let _t = timeout.enter();
+        timeout.poll_in(|| {
             let (levels, task) = current_levels();
             assert_eq!(levels.len(), 1);
             assert!(task, "no scope child around: the task is watched too");
-        }
-        let _c = child.enter();
-        let _t = timeout.enter();
-        let _s = scope.enter();
-        let (levels, task) = current_levels();
+        });
+        let levels = child.poll_in(|| timeout.poll_in(|| scope.poll_in(current_levels)));
+        let (levels, task) = levels;
         assert_eq!(levels.len(), 3, "the cancel scope, the timeout, the child");
         assert!(!task);
         let woken = std::sync::Arc::new(AtomicBool::new(false));
@@ -317,9 +367,24 @@ mod tests {
             }
         }
         let waker = Waker::from(std::sync::Arc::new(Flag(woken.clone())));
-        levels[1].watch(&waker);
+        let id = levels[1].watch(&waker);
         assert!(timeout.deliver(), "the watched timeout delivers");
         assert!(woken.load(Ordering::SeqCst), "and wakes the watcher");
         assert!(!child.deliver(), "a level nobody watches does not");
+        levels[1].unwatch(id);
+        assert!(!timeout.deliver(), "nobody watches any more");
+    }
+
+    #[test]
+    fn a_task_polled_inside_a_level_does_not_see_it() {
+        let child = ChildCancelSlot::new();
+        child.poll_in(|| {
+            without_levels(|| assert!(current_levels().0.is_empty()));
+            assert_eq!(
+                current_levels().0.len(),
+                1,
+                "restored after the task's poll"
+            );
+        });
     }
 }

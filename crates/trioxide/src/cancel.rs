@@ -10,7 +10,7 @@
 //! `Elapsed` only after the inner future's cleanup.
 
 use crate::runtime::Handle;
-use crate::time::{Instant, Sleep, sleep_until, timeout};
+use crate::time::{Instant, Sleep, sleep_until};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,9 @@ fn grace() -> Duration {
 fn bounded(cleanup: impl Future<Output = ()> + Send + 'static) -> Cleanup {
     let grace = grace();
     Box::pin(async move {
-        let _ = timeout(grace, cleanup).await;
+        // Not a deliverable timeout: a cleanup awaiting `cancelled()` must not outlive
+        // the grace period by being delivered its end.
+        let _ = crate::time::hard_timeout(grace, cleanup).await;
     })
 }
 
@@ -384,10 +386,7 @@ impl<F: Future> ScopeRun<F> {
             .as_mut()
             .as_pin_mut()
             .expect("polled after completion");
-        let polled = {
-            let _level = this.level.enter();
-            inner.poll(cx)
-        };
+        let polled = this.level.poll_in(|| inner.poll(cx));
         match polled {
             Poll::Ready(v) => {
                 future.set(None);

@@ -3,8 +3,9 @@
 //! driven by channels, not sleeps, except in the seed-shaped test, whose sleeps are the
 //! tasks' "work" and whose checks do not depend on timing. Every test runs on both flavors.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use trioxide::sync::oneshot;
 use trioxide::time::sleep;
@@ -149,12 +150,16 @@ both_flavors! {
         pending[2].cancel();
         let cancelled_id = pending[2].id();
         until_finished(&pending[2]).await;
-        let waiter = trioxide::spawn(trioxide::wait(pending, Wait::FirstError, None));
-        // The waiter's first poll already finds the cancelled task finished.
-        for _ in 0..50 {
-            trioxide::yield_now().await;
-        }
-        assert!(!waiter.is_finished(), "the wait returned at a cancellation");
+        let (polled_tx, polled_rx) = oneshot::channel();
+        let waiter = trioxide::spawn(async move {
+            let waiting = trioxide::wait(pending, Wait::FirstError, None);
+            let mut waiting = std::pin::pin!(waiting);
+            // The first poll already finds the cancelled task finished.
+            let first = poll_fn(|cx| Poll::Ready(waiting.as_mut().poll(cx).is_ready())).await;
+            let _ = polled_tx.send(first);
+            waiting.await
+        });
+        assert!(!polled_rx.await.unwrap(), "the wait returned at a cancellation");
         for tx in txs {
             let _ = tx.send(());
         }

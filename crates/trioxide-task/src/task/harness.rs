@@ -107,28 +107,34 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         .scheduler
         .hooks()
         .map(|hooks| before_poll(hooks, cell.header.id));
-    let polled = catch_unwind(AssertUnwindSafe(|| {
-        coop::with_budget(|| {
-            cell.stage.with_mut(|stage| {
-                // SAFETY: RUNNING gives us the stage (raw.rs rule 2).
-                match unsafe { &mut *stage } {
-                    Stage::Running(future) => {
-                        // SAFETY: the future is never moved out of the heap cell.
-                        let future = unsafe { Pin::new_unchecked(future) };
-                        match future.poll(&mut cx) {
-                            Poll::Ready(v) => Polled::Ready(v),
-                            Poll::Pending => Polled::Pending,
+    // A task polled inline inside another future's cancel level (a nested executor)
+    // does not see that level: `cancelled()` in the task watches the task.
+    let polled = crate::child_cancel::without_levels(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            coop::with_budget(|| {
+                cell.stage.with_mut(|stage| {
+                    // SAFETY: RUNNING gives us the stage (raw.rs rule 2).
+                    match unsafe { &mut *stage } {
+                        Stage::Running(future) => {
+                            // SAFETY: the future is never moved out of the heap cell.
+                            let future = unsafe { Pin::new_unchecked(future) };
+                            match future.poll(&mut cx) {
+                                Poll::Ready(v) => Polled::Ready(v),
+                                Poll::Pending => Polled::Pending,
+                            }
                         }
+                        Stage::Cleanup(cleanup) => match crate::child_cancel::poll_cleanup(|| {
+                            cleanup.as_mut().poll(&mut cx)
+                        }) {
+                            Poll::Ready(()) => Polled::CleanupDone,
+                            Poll::Pending => Polled::Pending,
+                        },
+                        _ => unreachable!("a task is polled only while its future is alive"),
                     }
-                    Stage::Cleanup(cleanup) => match cleanup.as_mut().poll(&mut cx) {
-                        Poll::Ready(()) => Polled::CleanupDone,
-                        Poll::Pending => Polled::Pending,
-                    },
-                    _ => unreachable!("a task is polled only while its future is alive"),
-                }
+                })
             })
-        })
-    }));
+        }))
+    });
     // Taken whatever the poll gave, so a yield that did not end the poll never leaks
     // into the next task's.
     let yielded = super::take_yielded();

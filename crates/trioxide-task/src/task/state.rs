@@ -90,9 +90,11 @@ impl Snapshot {
             ToIdle::Idle
         }
     }
-    /// Turns a pending soft cancellation into a delivery.
+    /// Turns a pending soft cancellation into a delivery (`WATCHING` stays while the
+    /// watcher lives, so the end of the poll can tell a delivery still awaited from one
+    /// whose watcher is gone).
     fn deliver(&mut self) {
-        self.unset(CANCELLED | WATCHING);
+        self.unset(CANCELLED);
         self.set(DELIVERED);
     }
     pub(crate) fn ref_count(self) -> usize {
@@ -234,6 +236,13 @@ impl State {
                 s.set(NOTIFIED);
             } else if s.is_cancelled() {
                 return (ToIdle::Cancel, None);
+            } else if s.is_delivered() && !s.is_watching() {
+                // Delivered to a `cancelled()` that is gone without taking it (it lost a
+                // `select!`, or resolved through a timeout or cancel scope around it): a
+                // real cancellation after all, not a lost one.
+                s.unset(DELIVERED);
+                s.set(CANCELLED);
+                return (ToIdle::Cancel, Some(s));
             }
             let action = s.leave_running();
             (action, Some(s))
@@ -384,7 +393,8 @@ impl State {
     pub(crate) fn watch_cancel(&self) -> bool {
         self.fetch_update_action(|mut s| {
             if s.is_delivered() {
-                s.unset(DELIVERED);
+                // Taken: the watcher resolves and watches no more.
+                s.unset(DELIVERED | WATCHING);
                 (true, Some(s))
             } else if s.is_watching() {
                 (false, None)
@@ -395,7 +405,11 @@ impl State {
         })
     }
 
-    /// The `cancelled()` future was dropped: later cancellations drop the task again.
+    /// The `cancelled()` future resolved or was dropped: later cancellations drop the
+    /// task again. A delivered cancellation nobody took stays `DELIVERED` for a
+    /// `cancelled()` polled later in the same poll (the next turn of a `select!` loop);
+    /// if none takes it by the end of the poll, it becomes a real one
+    /// (`transition_to_idle`).
     pub(crate) fn unwatch_cancel(&self) {
         self.0.fetch_and(!WATCHING, Ordering::AcqRel);
     }
@@ -567,6 +581,32 @@ mod tests {
             ToNotified::Nothing(false)
         );
         assert_eq!(state.transition_to_idle(false), ToIdle::Cancel);
+    }
+
+    #[test]
+    fn a_delivery_whose_watcher_left_without_taking_it_becomes_a_cancel() {
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert!(!state.watch_cancel());
+        let _ = state.transition_to_cancelled_remote();
+        assert_eq!(state.transition_to_idle(false), ToIdle::Reschedule);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        // The watcher is dropped (it lost a select!) without taking the delivery ...
+        state.unwatch_cancel();
+        // ... and nobody else takes it in this poll: the task is cancelled, not left
+        // running with the request forgotten.
+        assert_eq!(state.transition_to_idle(false), ToIdle::Cancel);
+
+        // Taken by a new watcher within the same poll (the next turn of a loop): fine.
+        let state = State::new();
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert!(!state.watch_cancel());
+        let _ = state.transition_to_cancelled_remote();
+        assert_eq!(state.transition_to_idle(false), ToIdle::Reschedule);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        state.unwatch_cancel();
+        assert!(state.watch_cancel(), "the next watcher takes it");
+        assert_eq!(state.transition_to_idle(false), ToIdle::Idle);
     }
 
     #[test]

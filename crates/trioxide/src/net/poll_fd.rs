@@ -18,7 +18,11 @@ use trioxide_task::coop;
 /// keep it open until the kernel is done with the op ([`owner`](Self::owner),
 /// `trioxide_reactor::uring::Op::keeping_open`): its SQE may still wait in a worker's
 /// submission queue, and a closed descriptor's number could meanwhile be given to a new
-/// socket, which the old SQE would then read from or write to.
+/// socket, which the old SQE would then read from or write to. The price: dropping a
+/// stream with such an op in flight closes the socket (and the peer sees the end of
+/// stream) only at that op's CQE, which comes with the next turn of the ring that holds
+/// it — at once where the dropping thread drives that ring, else when its worker next
+/// polls its driver (between tasks, or at most 61 tasks later), or when it parks.
 pub(crate) struct PollFd<T: AsRawFd> {
     /// Set at creation, or at first use for a [deferred](Self::new_deferred) one (a failed
     /// registration stays the answer).

@@ -25,4 +25,5 @@ pub use instant::Instant;
 pub use interval::{Interval, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use std::time::Duration;
+pub(crate) use timeout::hard_timeout;
 pub use timeout::{Elapsed, Timeout, timeout, timeout_at};

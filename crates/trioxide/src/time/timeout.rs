@@ -46,8 +46,18 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
         future: Some(future),
         sleep: sleep_until(deadline),
         cleanup: None,
-        level: ChildCancelSlot::transparent(),
+        level: Some(ChildCancelSlot::transparent()),
         delivered: false,
+    }
+}
+
+/// [`timeout`] that always drops the future at the deadline, even with a `cancelled()`
+/// pending inside: for the runtime's own bounds (a cleanup's grace period), which must
+/// hold whatever the bounded code watches.
+pub(crate) fn hard_timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        level: None,
+        ..timeout(duration, future)
     }
 }
 
@@ -59,8 +69,9 @@ pub struct Timeout<F> {
     sleep: Sleep,
     /// The cancelled future's cleanups, run before `Elapsed` is returned.
     cleanup: Option<trioxide_task::cancel::Cleanup>,
-    /// What a `cancelled()` inside watches (entered while `future` is polled).
-    level: ChildCancelSlot,
+    /// What a `cancelled()` inside watches (entered while `future` is polled); `None`
+    /// for a [`hard_timeout`].
+    level: Option<ChildCancelSlot>,
     /// The deadline passed and was delivered to a `cancelled()` inside: `future` runs on.
     delivered: bool,
 }
@@ -87,15 +98,20 @@ impl<F: Future> Future for Timeout<F> {
         let Some(future) = this.future.as_mut() else {
             return Poll::Ready(Err(Elapsed(())));
         };
-        let polled = {
-            let _level = this.level.enter();
-            // SAFETY: see above; `future` lives in the pinned `Timeout`.
-            unsafe { Pin::new_unchecked(future) }.poll(cx)
+        // SAFETY: see above; `future` lives in the pinned `Timeout`.
+        let future = unsafe { Pin::new_unchecked(future) };
+        let polled = match &this.level {
+            Some(level) => level.poll_in(|| future.poll(cx)),
+            None => future.poll(cx),
         };
         if let Poll::Ready(out) = polled {
             return Poll::Ready(Ok(out));
         }
-        if this.level.take_reraised() {
+        if this
+            .level
+            .as_ref()
+            .is_some_and(ChildCancelSlot::take_reraised)
+        {
             // A delivered timeout re-raised (`reraise_cancel`): it is one after all.
             return this.cancel(cx);
         }
@@ -104,7 +120,7 @@ impl<F: Future> Future for Timeout<F> {
         }
         // The timer fires regardless of the task's coop budget being spent on `future`.
         match trioxide_task::coop::with_budget(|| Pin::new(&mut this.sleep).poll(cx)) {
-            Poll::Ready(()) if this.level.deliver() => {
+            Poll::Ready(()) if this.level.as_ref().is_some_and(ChildCancelSlot::deliver) => {
                 // A `cancelled()` inside watches: it was woken, and the future goes on.
                 this.delivered = true;
                 Poll::Pending
