@@ -11,6 +11,15 @@ use trioxide::time::{Instant, sleep};
 use trioxide::{CancelScope, on_cancel, shield};
 use trioxide_tests::rt_test;
 
+/// A runtime of `flavor` whose cleanups get 30 ms of grace.
+fn short_grace_runtime(flavor: Flavor) -> Runtime {
+    Runtime::builder()
+        .flavor(flavor)
+        .cancel_grace(Duration::from_millis(30))
+        .build()
+        .unwrap()
+}
+
 fn flag() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
 }
@@ -62,11 +71,7 @@ rt_test! {
 #[test]
 fn cleanup_is_cut_off_at_the_grace_deadline() {
     for flavor in [Flavor::CurrentThread, Flavor::WorkStealing] {
-        let rt = Runtime::builder()
-            .flavor(flavor)
-            .cancel_grace(Duration::from_millis(30))
-            .build()
-            .unwrap();
+        let rt = short_grace_runtime(flavor);
         rt.block_on(async {
             let finished = flag();
             let f = finished.clone();
@@ -105,11 +110,7 @@ fn cleanup_is_cut_off_at_the_grace_deadline() {
 #[test]
 fn cancelled_in_a_tasks_cleanup_resolves_at_once_and_the_grace_still_holds() {
     for flavor in [Flavor::CurrentThread, Flavor::WorkStealing] {
-        let rt = Runtime::builder()
-            .flavor(flavor)
-            .cancel_grace(Duration::from_millis(30))
-            .build()
-            .unwrap();
+        let rt = short_grace_runtime(flavor);
         rt.block_on(async {
             let (armed_tx, armed_rx) = trioxide::sync::oneshot::channel();
             let resolved = flag();
@@ -143,11 +144,7 @@ fn a_scope_cleanup_watching_cancelled_is_still_cut_off_at_the_grace_deadline() {
         // (an outer timeout would wait for it as a cleanup of its own).
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let rt = Runtime::builder()
-                .flavor(flavor)
-                .cancel_grace(Duration::from_millis(30))
-                .build()
-                .unwrap();
+            let rt = short_grace_runtime(flavor);
             rt.block_on(async {
                 let scope = trioxide::scope(|s| async move {
                     s.spawn(async {
